@@ -1,0 +1,54 @@
+"""The claims table: what a seed claimed, what we measured, and the verdict.
+
+Verdicts are one of ``supported``, ``not supported``, ``inconclusive``, ``not testable``.
+Two rules cover most claims:
+
+* a *direction* claim ("A is worse than B") is judged by a paired test over seeds: supported
+  when the difference has the claimed sign and p < α, not supported when it has the opposite
+  sign and p < α, inconclusive otherwise;
+* a *value* claim ("A reaches 0.140") is supported when the seed's value lies inside our
+  confidence interval widened by a relative tolerance, not supported otherwise. Use it only
+  where our setting matches the seed's; where it cannot (an undisclosed data generator), the
+  claim is ``not testable`` and we still report what we measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VERDICTS = ("supported", "not supported", "inconclusive", "not testable")
+CLAIM_COLUMNS = ("claim", "seed_value", "measured", "ci_low", "ci_high", "verdict", "note")
+
+
+@dataclass
+class Claim:
+    """One row of the claims table."""
+
+    claim: str
+    seed_value: str
+    measured: float | str | None
+    ci_low: float | None
+    ci_high: float | None
+    verdict: str
+    note: str = ""
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
+
+
+def direction_verdict(mean_diff: float, p_value: float, expect: str, alpha: float = 0.05) -> str:
+    """Verdict for "A − B is ``expect``" ('<' or '>') given a paired test of A − B."""
+    if expect not in ("<", ">"):
+        raise ValueError("expect must be '<' or '>'")
+    if p_value >= alpha or mean_diff == 0:
+        return "inconclusive"
+    agrees = mean_diff < 0 if expect == "<" else mean_diff > 0
+    return "supported" if agrees else "not supported"
+
+
+def value_verdict(seed_value: float, ci_low: float, ci_high: float, rel_tol: float = 0.0) -> str:
+    """Supported when ``seed_value`` lies in [ci_low, ci_high] widened by ``rel_tol`` of it."""
+    slack = abs(seed_value) * rel_tol
+    inside = ci_low - slack <= seed_value <= ci_high + slack
+    return "supported" if inside else "not supported"

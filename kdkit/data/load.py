@@ -1,0 +1,35 @@
+"""One entry point for the interaction data sets a study names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import DataError
+from .interactions import Interactions
+from .movielens import load_ml100k
+from .split_dir import load_split_dir
+from .splits import split
+from .synthetic_interactions import synthetic_interactions
+
+DATASETS = ("synthetic", "ml-100k", "<folder with train.csv/valid.csv/test.csv>")
+
+
+def load_interactions(dataset: str, *, split_how: str = "ratio", seed: int = 0,
+                      ml100k_path: str | None = None, synthetic: dict | None = None
+                      ) -> Interactions:
+    """Load ``dataset`` and split it (a split folder keeps its own split).
+
+    ``seed`` fixes the synthetic generator and the split; ``synthetic`` holds the generator's
+    keyword arguments (``n_users``, ``n_items``, ``density``, ...).
+    """
+    if dataset == "synthetic":
+        kw = dict(synthetic or {})
+        log = synthetic_interactions(seed=seed, **kw)
+        shape = (kw.get("n_users", 500), kw.get("n_items", 1000))
+        return split(log, split_how, name="synthetic", seed=seed, shape=shape)
+    if dataset == "ml-100k":
+        log, titles = load_ml100k(ml100k_path)
+        return split(log, split_how, name="ml-100k", seed=seed, titles=titles)
+    if Path(dataset).expanduser().is_dir():
+        return load_split_dir(dataset)
+    raise DataError(f"unknown dataset '{dataset}'; allowed: {', '.join(DATASETS)}")

@@ -1,0 +1,171 @@
+"""Study parameters: read a notebook's ``parameters`` cell, load YAML, validate.
+
+The cell tagged ``parameters`` is the schema: every assignment ``name = default`` (optionally
+annotated, ``name: str | None = None``) declares one parameter whose type is its annotation or,
+without one, the type of its default. ``params/STUDY.yaml`` and ``-p KEY=VALUE`` overrides are
+checked against it before anything runs; ``report_dir`` is reserved for the runner.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import yaml
+
+RESERVED = ("report_dir",)
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "dict": dict,
+          "None": type(None)}
+
+
+class ParamError(ValueError):
+    """A parameter problem the user can fix; the message says what is wrong and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    types: tuple[type, ...]
+    default: object
+    comment: str = ""
+
+    @property
+    def type_name(self) -> str:
+        return " | ".join("None" if t is type(None) else t.__name__ for t in self.types)
+
+
+def parameters_cell(nb_path: Path) -> str:
+    nb = nbformat.read(str(nb_path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            return cell.source
+    raise ParamError(f"{nb_path}: no cell tagged 'parameters'")
+
+
+def _annotation_types(node: ast.expr) -> tuple[type, ...]:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _annotation_types(node.left) + _annotation_types(node.right)
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "value", None)
+    if isinstance(node, ast.Constant) and node.value is None:
+        name = "None"
+    if isinstance(node, ast.Subscript):  # list[int] -> list
+        return _annotation_types(node.value)
+    if name not in _TYPES:
+        raise ParamError(f"unsupported annotation {ast.unparse(node)!r}; use {sorted(_TYPES)}")
+    return (_TYPES[name],)
+
+
+def read_schema(nb_path: Path) -> dict[str, Param]:
+    """Parameters declared in the notebook's ``parameters`` cell, in order."""
+    source = parameters_cell(nb_path)
+    lines = source.splitlines()
+    schema: dict[str, Param] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, ann = node.targets[0], None
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, ann = node.target, node.annotation
+        else:
+            continue
+        if not isinstance(target, ast.Name):
+            continue
+        default = ast.literal_eval(node.value)
+        if ann is not None:
+            types = _annotation_types(ann)
+        elif default is None:
+            types = (str, type(None))
+        else:
+            types = (type(default),)
+        comment = lines[node.lineno - 1].partition("#")[2].strip()
+        schema[target.id] = Param(target.id, types, default, comment)
+    return schema
+
+
+def _check_one(p: Param, value):
+    """Return ``value`` coerced to the parameter's type, or raise ParamError."""
+    if value is None and type(None) in p.types:
+        return None
+    for t in p.types:
+        if t is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if t is int and isinstance(value, bool):
+            continue
+        if t is not type(None) and isinstance(value, t):
+            if t is list and isinstance(p.default, list) and p.default:
+                return [_check_element(p, v) for v in value]
+            return value
+    raise ParamError(f"parameter '{p.name}' expects {p.type_name}, got "
+                     f"{type(value).__name__} {value!r}")
+
+
+def _check_element(p: Param, v):
+    kinds = {type(x) for x in p.default}
+    if kinds == {float} and isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    if any(isinstance(v, k) and not (k is int and isinstance(v, bool)) for k in kinds):
+        return v
+    names = " | ".join(sorted(k.__name__ for k in kinds))
+    raise ParamError(f"parameter '{p.name}' expects a list of {names}, got element "
+                     f"{type(v).__name__} {v!r}")
+
+
+def describe(schema: dict[str, Param]) -> str:
+    return "\n".join(f"  {p.name}: {p.type_name} (default {p.default!r})" for p in schema.values())
+
+
+def validate(schema: dict[str, Param], values: dict, source: str) -> dict:
+    """Check every key and type in ``values`` (from ``source``) against ``schema``."""
+    out = {}
+    for key, value in values.items():
+        if key in RESERVED:
+            raise ParamError(f"{source}: '{key}' is set by the runner (use --out); "
+                             f"allowed parameters:\n{describe(schema)}")
+        if key not in schema:
+            raise ParamError(f"{source}: unknown parameter '{key}'; allowed parameters:\n"
+                             f"{describe(schema)}")
+        try:
+            out[key] = _check_one(schema[key], value)
+        except ParamError as e:
+            raise ParamError(f"{source}: {e}") from None
+    return out
+
+
+def load_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ParamError(f"params file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ParamError(f"{path}: not valid YAML ({e})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParamError(f"{path}: expected a mapping of parameter: value, got "
+                         f"{type(data).__name__}")
+    return data
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["epochs=10", "alpha=0.5"]`` -> ``{"epochs": 10, "alpha": 0.5}`` (values as YAML)."""
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParamError(f"-p expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = raw
+    return out
+
+
+def resolve(nb_path: Path, params_file: Path | None, overrides: list[str]) -> dict:
+    """Full parameters for one run: notebook defaults < params file < -p overrides."""
+    schema = read_schema(nb_path)
+    values = {name: p.default for name, p in schema.items()}
+    if params_file is not None:
+        values.update(validate(schema, load_yaml(params_file), str(params_file)))
+    values.update(validate(schema, parse_overrides(overrides), "-p"))
+    return values

@@ -1,0 +1,1 @@
+"""Recommender models, training loops, full-ranking metrics and latency."""

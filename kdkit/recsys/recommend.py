@@ -1,0 +1,18 @@
+"""Top-K recommendations for one user, with item titles when the data set has them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+@torch.no_grad()
+def recommend(model, data, user: int, k: int = 10) -> pd.DataFrame:
+    """The user's k best-scored items among those not in their training set."""
+    s = model.score_all(torch.tensor([user]))[0].numpy().copy()
+    s[data.matrix("train")[user].indices] = -np.inf
+    top = np.argsort(-s, kind="stable")[:k]
+    return pd.DataFrame({"rank": np.arange(1, k + 1), "item": top,
+                         "title": [data.item_titles.get(int(i), "") for i in top],
+                         "score": s[top]})

@@ -1,0 +1,1 @@
+"""Study orchestration: the experiment loops a notebook calls (one module per study)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .claims import CLAIM_COLUMNS, Claim
 
+
 def project_root() -> Path:
     """The checkout kdkit lives in (kdkit is installed in editable mode)."""
     return Path(__file__).resolve().parent.parent

@@ -96,8 +96,9 @@ def run_study(study: str, values: dict, out_root: Path, *, params_source: str,
         pm.execute_notebook(str(nb), str(tmp / "notebook.ipynb"),
                             parameters={**values, "report_dir": str(tmp.resolve())},
                             kernel_name="python3", progress_bar=progress, cwd=str(Path.cwd()))
-    except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
-        status, error = "failed", f"{type(e).__name__}: {e}"
+    except Exception as e:  # PapermillExecutionError carries the cell's exception name + value
+        status = "failed"
+        error = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
     duration = time.perf_counter() - t0
     run = {
         "study": study, "status": status, "params": values, "params_source": params_source,
@@ -108,7 +109,7 @@ def run_study(study: str, values: dict, out_root: Path, *, params_source: str,
         "duration_s": round(duration, 1),
     }
     if error:
-        run["error"] = error.splitlines()[0][:500] if error else None
+        run["error"] = error.strip().splitlines()[0][:500]
     (tmp / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
     if (tmp / "notebook.ipynb").exists():
         try:

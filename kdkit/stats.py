@@ -73,7 +73,8 @@ class PairedComparison:
         return asdict(self)
 
 
-def paired_test(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> PairedComparison:
+def paired_test(a: Sequence[float], b: Sequence[float],
+                confidence: float = 0.95) -> PairedComparison:
     """Paired t-test of a − b (two-sided). NaN p-values (e.g. all differences 0) become 1.0."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.size < 2:

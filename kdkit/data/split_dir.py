@@ -24,7 +24,8 @@ def _read(path: Path) -> np.ndarray:
     except (ValueError, pd.errors.ParserError) as e:
         raise DataError(f"{path}: not a readable CSV ({e})") from None
     if list(df.columns[:2]) != ["user", "item"]:
-        raise DataError(f"{path}: expected header 'user,item', got {','.join(map(str, df.columns))}")
+        got = ",".join(map(str, df.columns))
+        raise DataError(f"{path}: expected header 'user,item', got {got}")
     if not all(pd.api.types.is_integer_dtype(df[c]) for c in ("user", "item")) or \
             (df[["user", "item"]] < 0).any().any():
         raise DataError(f"{path}: user and item must be non-negative integers")

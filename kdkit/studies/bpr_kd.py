@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..claims import Claim, direction_verdict, value_verdict
 from ..distill.bpr_kd import make_hybrid_kd
@@ -86,16 +85,18 @@ def train_student(data, teacher, method: str, *, dim: int, cfg: TrainConfig, kd:
     return fit_mf(data, dim, cfg, seed, loss)
 
 
-def run_seed(data, seed: int, *, teacher_dim: int, student_dims, cfg: TrainConfig,
-             kd: KDConfig, methods=METHODS, ks=(10,), latency_repeats: int = 3):
-    """Train and evaluate every method on one seed; return (metric rows, latency rows)."""
+def run_seed(data, seed: int, *, teacher_dim: int, student_dim: int, cfg: TrainConfig,
+             kd: KDConfig, methods=METHODS[1:], extra_dims=(), extra_methods=(), ks=(10,),
+             latency_repeats: int = 3):
+    """Train and evaluate, on one seed, the teacher and a student per method (at
+    ``student_dim``, and at each of ``extra_dims`` for ``extra_methods``); return
+    (metric rows, latency rows)."""
     teacher = fit_mf(data, teacher_dim, cfg, seed)
     models = {("teacher", teacher_dim): teacher}
-    for dim in student_dims:
-        for m in methods:
-            if m != "teacher":
-                models[(m, dim)] = train_student(data, teacher, m, dim=dim, cfg=cfg, kd=kd,
-                                                 seed=seed)
+    plan = [(m, student_dim) for m in methods] + [(m, d) for d in extra_dims
+                                                  for m in extra_methods]
+    for m, dim in plan:
+        models[(m, dim)] = train_student(data, teacher, m, dim=dim, cfg=cfg, kd=kd, seed=seed)
     rows, lat = [], []
     users = np.arange(data.n_users)
     for (m, dim), model in models.items():
@@ -121,7 +122,8 @@ def alpha_temperature_grid(data, seeds, *, teacher_dim, student_dim, cfg: TrainC
         for a in alphas:
             for t in temperatures:
                 loss = make_hybrid_kd(teacher, alpha=a, temperature=t, reading=reading)
-                val = evaluate(fit_mf(data, student_dim, cfg, seed, loss), data, "valid", ks)[metric]
+                student = fit_mf(data, student_dim, cfg, seed, loss)
+                val = evaluate(student, data, "valid", ks)[metric]
                 rows.append({"dataset": data.name, "seed": seed, "alpha": a, "temperature": t,
                              metric: val, "delta": val - base})
     return pd.DataFrame(rows)

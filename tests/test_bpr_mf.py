@@ -1,0 +1,43 @@
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from kdkit.recsys.bpr_mf import BPRMF, bpr_loss, n_params
+from kdkit.recsys.sampling import sample_negatives
+
+
+@pytest.mark.parametrize("dim,expected", [(64, 97_500), (32, 49_500)])
+def test_parameter_counts_match_seed(dim, expected):
+    assert n_params(BPRMF(500, 1000, dim)) == expected
+
+
+def test_score_all_agrees_with_score():
+    torch.manual_seed(0)
+    m = BPRMF(4, 7, 3)
+    torch.nn.init.normal_(m.item_bias.weight)
+    users = torch.tensor([0, 3])
+    full = m.score_all(users)
+    for r, u in enumerate(users):
+        pair = m.score(u.repeat(7), torch.arange(7))
+        assert torch.allclose(full[r], pair, atol=1e-6)
+
+
+def test_bpr_loss_by_hand():
+    # -mean(log σ(2), log σ(-1)) = (0.126928 + 1.313262) / 2
+    got = bpr_loss(torch.tensor([2.0, 0.0]), torch.tensor([0.0, 1.0]))
+    want = (math.log1p(math.exp(-2)) + math.log1p(math.exp(1))) / 2
+    assert got.item() == pytest.approx(want, rel=1e-6)
+
+
+def test_negatives_are_never_training_items():
+    rng = np.random.default_rng(0)
+    dense = rng.random((30, 12)) < 0.6
+    dense[:, 0] = False  # every user has at least one unobserved item
+    train = sp.csr_matrix(dense.astype(np.float32))
+    users = np.repeat(np.arange(30), 20)
+    neg = sample_negatives(users, train, rng, n_neg=3)
+    assert neg.shape == (600, 3)
+    assert not dense[users[:, None], neg].any()

@@ -1,0 +1,87 @@
+"""Every study notebook through `kdkit run --smoke`, with its report checked.
+
+(`make test` also executes every notebook top to bottom with nbval-lax.)
+"""
+
+import csv
+import json
+
+import pytest
+
+from kdkit import cli
+
+pytestmark = pytest.mark.notebook
+
+
+@pytest.fixture(scope="module")
+def bpr_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    assert cli.main(["run", "bpr_kd", "--smoke", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_bpr_kd_report_contract(bpr_report):
+    rep = bpr_report / "bpr_kd"
+    for f in ("metrics.json", "claims.csv", "run.json", "notebook.html",
+              "figures/accuracy_vs_params.png", "figures/alpha_temperature_heatmap.png",
+              "figures/latency.png", "tables/main_results.csv", "tables/main_results.md",
+              "tables/paired_tests.csv", "tables/latency.csv", "tables/claims.md"):
+        assert (rep / f).exists(), f
+    assert "bpr_kd" in (bpr_report / "README.md").read_text()
+    with open(rep / "claims.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:6] == ["claim", "seed_value", "measured", "ci_low", "ci_high",
+                                 "verdict"]
+    verdicts = {r["claim"]: r["verdict"] for r in rows}
+    assert verdicts["Teacher MF-64 has 97,500 parameters"] == "supported"
+    assert verdicts["Compression ratio 1.97×"] == "supported"
+    assert any(c.startswith("Negative transfer") for c in verdicts)
+
+
+def test_bpr_kd_metrics_within_tolerance(bpr_report):
+    m = json.loads((bpr_report / "bpr_kd" / "metrics.json").read_text())
+    syn = m["results"]["synthetic"]
+    assert syn["teacher-64"]["params"] == 97_500 and syn["student-32"]["params"] == 49_500
+    for key in ("teacher-64", "student-32", "kd_margin-32", "kd_sigmoid-32", "rd-32"):
+        r = syn[key]["Recall@10"]
+        assert r["ci_low"] <= r["mean"] <= r["ci_high"]
+        # 3 epochs on the seed-like data: clearly above popularity-free chance (10/1000)
+        # and below what any model reaches at convergence
+        assert 0.03 < r["mean"] < 0.35, (key, r)
+    ml = m["results"]["ml-100k"]
+    assert ml["teacher-64"]["params"] == (943 + 1682) * 65
+    assert 0.05 < ml["student-32"]["Recall@10"]["mean"] < 0.4
+    assert m["datasets"]["ml-100k"]["interactions"] == 100_000
+
+
+SMALL = ["-p", "datasets=[synthetic]", "-p", "seeds=[0]", "-p", "extra_student_dims=[]",
+         "-p", "grid_alphas=[0.5]", "-p", "grid_temperatures=[2.0]"]
+
+
+def test_bpr_kd_same_params_same_metrics(tmp_path):
+    texts = []
+    for name in ("a", "b"):
+        assert cli.main(["run", "bpr_kd", "--smoke", *SMALL, "--out", str(tmp_path / name),
+                         "--no-progress"]) == 0
+        texts.append((tmp_path / name / "bpr_kd" / "metrics.json").read_text())
+    assert texts[0] == texts[1]
+
+
+def test_bpr_kd_missing_ml100k_is_one_sentence_and_keeps_report(bpr_report, capsys):
+    before = (bpr_report / "bpr_kd" / "metrics.json").read_text()
+    code = cli.main(["run", "bpr_kd", "--smoke", "-p", "datasets=[ml-100k]",
+                     "-p", "ml100k_path=/no/such/folder", "--out", str(bpr_report),
+                     "--no-progress"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "DataError: ml-100k folder not found: /no/such/folder" in out
+    assert "Traceback" not in out
+    assert (bpr_report / "bpr_kd" / "metrics.json").read_text() == before
+
+
+@pytest.mark.parametrize("override,key", [("no_such_key=1", "no_such_key"),
+                                          ("epochs=abc", "epochs")])
+def test_bpr_kd_bad_parameter_exits_2(tmp_path, capsys, override, key):
+    assert cli.main(["run", "bpr_kd", "-p", override, "--out", str(tmp_path)]) == 2
+    assert f"'{key}'" in capsys.readouterr().err
+    assert not (tmp_path / "bpr_kd").exists()

@@ -1,0 +1,86 @@
+"""The run contract on a toy study: validation, atomic reports, failures, exit codes."""
+
+import json
+
+import pytest
+
+from kdkit import cli, runner
+from tests.helpers import write_notebook
+
+BODY = """\
+import pathlib
+from kdkit.report import Report
+from kdkit.claims import Claim
+import pandas as pd
+if fail:
+    raise RuntimeError("toy failure")
+r = Report(report_dir, "toy")
+r.table(pd.DataFrame({"a": [value]}), "t")
+r.metrics({"headline": {"value": value}})
+r.claims([Claim("toy claim", "1", value, None, None, "supported")])
+"""
+
+
+@pytest.fixture
+def toy(tmp_path, monkeypatch):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    write_notebook(nbdir / "toy.ipynb", "value = 1.0\nfail = False\nreport_dir = None\n", BODY)
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: nbdir)
+    monkeypatch.setattr(runner, "params_dir", lambda: tmp_path / "params")
+    return tmp_path
+
+
+def run(*args):
+    return cli.main(["run", *args, "--no-progress"])
+
+
+def test_success_writes_contract_and_index(toy):
+    out = toy / "reports"
+    assert run("toy", "-p", "value=2.5", "--out", str(out)) == 0
+    rep = out / "toy"
+    for f in ("metrics.json", "claims.csv", "run.json", "notebook.ipynb", "notebook.html",
+              "tables/t.csv", "tables/t.md", "tables/claims.md"):
+        assert (rep / f).exists(), f
+    run_json = json.loads((rep / "run.json").read_text())
+    assert run_json["status"] == "ok" and run_json["params"]["value"] == 2.5
+    assert {"git_commit", "packages", "python", "start", "end", "duration_s"} <= set(run_json)
+    index = (out / "README.md").read_text()
+    assert "[toy](toy/)" in index and "toy claim" in index and "value = 2.5" in index
+    assert not list(out.glob(".toy.tmp-*"))
+
+
+def test_failed_run_keeps_previous_report(toy, capsys):
+    out = toy / "reports"
+    assert run("toy", "--out", str(out)) == 0
+    before = (out / "toy" / "metrics.json").read_text()
+    assert run("toy", "-p", "fail=true", "-p", "value=9", "--out", str(out)) == 1
+    assert (out / "toy" / "metrics.json").read_text() == before
+    assert (out / "toy.failed" / "notebook.ipynb").exists()
+    assert "toy failure" in capsys.readouterr().out
+    assert "last run failed" in (out / "README.md").read_text()
+    assert run("toy", "--out", str(out)) == 0  # a later success clears the failure
+    assert not (out / "toy.failed").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-p", "no_such_key=1"], "unknown parameter 'no_such_key'"),
+    (["-p", "value=abc"], "parameter 'value' expects float"),
+    (["--params", "missing.yaml"], "params file not found"),
+])
+def test_bad_parameters_exit_2_and_write_nothing(toy, capsys, args, message):
+    out = toy / "reports"
+    assert run("toy", *args, "--out", str(out)) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_unknown_study_exits_2(toy, capsys):
+    assert run("nope", "--out", str(toy / "r")) == 2
+    assert "unknown study 'nope'; available: toy" in capsys.readouterr().err
+
+
+def test_list_shows_parameters(toy, capsys):
+    assert cli.main(["list"]) == 0
+    text = capsys.readouterr().out
+    assert "toy" in text and "value" in text and "report_dir" not in text

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from kdkit.claims import Claim, direction_verdict, value_verdict
+from kdkit.stats import mean_ci, over_seeds, paired_test, summarize
+
+
+def test_mean_ci_by_hand():
+    # mean 2, sd 1, t_{0.975, 2} = 4.302653 -> half width 4.302653 / sqrt(3) = 2.484138
+    e = mean_ci([1.0, 2.0, 3.0])
+    assert e.mean == pytest.approx(2.0)
+    assert e.std == pytest.approx(1.0)
+    assert e.ci_low == pytest.approx(2.0 - 2.484138, abs=1e-6)
+    assert e.ci_high == pytest.approx(2.0 + 2.484138, abs=1e-6)
+    assert e.n == 3
+
+
+def test_mean_ci_single_value_is_degenerate():
+    e = mean_ci([0.5])
+    assert (e.mean, e.ci_low, e.ci_high, e.n) == (0.5, 0.5, 0.5, 1)
+
+
+def test_paired_test_by_hand():
+    a = [0.30, 0.32, 0.31, 0.35]
+    b = [0.28, 0.31, 0.27, 0.33]
+    # differences 0.02 0.01 0.04 0.02: mean 0.0225, sd 0.012583, t = 3.5762 with 3 df -> p 0.0374
+    c = paired_test(a, b)
+    assert c.mean_diff == pytest.approx(0.0225)
+    assert c.p_value == pytest.approx(0.03737, abs=2e-4)
+    assert c.ci_low > 0
+    assert c.n == 4
+
+
+def test_paired_test_identical_is_p_one():
+    c = paired_test([0.1, 0.2, 0.3], [0.1, 0.2, 0.3])
+    assert c.mean_diff == 0 and c.p_value == 1.0
+
+
+def test_paired_test_rejects_unequal_lengths():
+    with pytest.raises(ValueError):
+        paired_test([1, 2], [1, 2, 3])
+
+
+def test_over_seeds_reseeds_each_call():
+    rows = over_seeds(lambda s: {"x": float(np.random.rand())}, [3, 3, 4])
+    assert rows[0]["x"] == rows[1]["x"] != rows[2]["x"]
+    assert [r["seed"] for r in rows] == [3, 3, 4]
+
+
+def test_summarize_groups_and_bounds():
+    rows = [{"m": "a", "v": v} for v in (1.0, 2.0, 3.0)] + [{"m": "b", "v": 5.0}]
+    s = summarize(rows, by=["m"], metrics=["v"]).set_index("m")
+    assert s.loc["a", "v"] == pytest.approx(2.0)
+    assert s.loc["a", "v_lo"] < 2.0 < s.loc["a", "v_hi"]
+    assert s.loc["b", "n"] == 1
+
+
+@pytest.mark.parametrize("diff,p,expect,verdict", [
+    (-0.01, 0.01, "<", "supported"),
+    (0.01, 0.01, "<", "not supported"),
+    (-0.01, 0.20, "<", "inconclusive"),
+    (0.02, 0.001, ">", "supported"),
+])
+def test_direction_verdict(diff, p, expect, verdict):
+    assert direction_verdict(diff, p, expect) == verdict
+
+
+def test_value_verdict_uses_tolerance():
+    assert value_verdict(1.97, 1.9697, 1.9697, rel_tol=0.005) == "supported"
+    assert value_verdict(49.5, 49.23, 49.23) == "not supported"
+
+
+def test_claim_rejects_unknown_verdict():
+    with pytest.raises(ValueError, match="verdict"):
+        Claim("x", "1", 1.0, None, None, "true")

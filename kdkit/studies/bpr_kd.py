@@ -129,17 +129,22 @@ def alpha_temperature_grid(data, seeds, *, teacher_dim, student_dim, cfg: TrainC
     return pd.DataFrame(rows)
 
 
+PAIRED_COLUMNS = ["dataset", "comparison", "metric", "mean_diff", "ci_low", "ci_high",
+                  "p_value", "p_wilcoxon", "n"]
+
+
 def paired_table(results: pd.DataFrame, metric: str, pairs) -> pd.DataFrame:
-    """Paired tests A − B over seeds, per dataset, for each (A, B) method pair."""
+    """Paired tests A − B over seeds, per dataset, for each (A, B) method pair
+    (empty with fewer than two seeds)."""
     out = []
     for ds, g in results.groupby("dataset", sort=False):
         wide = g.pivot_table(index="seed", columns="method", values=metric)
         for a, b in pairs:
-            if a in wide and b in wide:
+            if a in wide and b in wide and len(wide) >= 2:
                 c = paired_test(wide[a], wide[b])
                 out.append({"dataset": ds, "comparison": f"{a} − {b}", "metric": metric,
                             **c.as_dict()})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=PAIRED_COLUMNS)
 
 
 def claims(results: pd.DataFrame, latency: pd.DataFrame, *, n_users: int, n_items: int,

@@ -5,7 +5,8 @@ Two rules cover most claims:
 
 * a *direction* claim ("A is worse than B") is judged by a paired test over seeds: supported
   when the difference has the claimed sign and p < α, not supported when it has the opposite
-  sign and p < α, inconclusive otherwise;
+  sign and p < α; otherwise inconclusive — unless the seed also stated a size of the effect and
+  our confidence interval excludes it, which is "not supported" (we would have seen it);
 * a *value* claim ("A reaches 0.140") is supported when the seed's value lies inside our
   confidence interval widened by a relative tolerance, not supported otherwise. Use it only
   where our setting matches the seed's; where it cannot (an undisclosed data generator), the
@@ -45,6 +46,18 @@ def direction_verdict(mean_diff: float, p_value: float, expect: str, alpha: floa
         return "inconclusive"
     agrees = mean_diff < 0 if expect == "<" else mean_diff > 0
     return "supported" if agrees else "not supported"
+
+
+def effect_verdict(mean_diff: float, p_value: float, expect: str, *,
+                   claimed: float | None = None, ci: tuple[float, float] | None = None,
+                   alpha: float = 0.05) -> str:
+    """:func:`direction_verdict`, turned to "not supported" when it is inconclusive and the
+    claimed effect ``claimed`` lies outside our interval ``ci`` (same units)."""
+    verdict = direction_verdict(mean_diff, p_value, expect, alpha)
+    if verdict == "inconclusive" and claimed is not None and ci is not None \
+            and not ci[0] <= claimed <= ci[1]:
+        return "not supported"
+    return verdict
 
 
 def value_verdict(seed_value: float, ci_low: float, ci_high: float, rel_tol: float = 0.0) -> str:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kdkit.claims import Claim, direction_verdict, value_verdict
+from kdkit.claims import Claim, direction_verdict, effect_verdict, value_verdict
 from kdkit.stats import mean_ci, over_seeds, paired_test, summarize
 
 
@@ -73,3 +73,13 @@ def test_value_verdict_uses_tolerance():
 def test_claim_rejects_unknown_verdict():
     with pytest.raises(ValueError, match="verdict"):
         Claim("x", "1", 1.0, None, None, "true")
+
+
+@pytest.mark.parametrize("diff,p,claimed,ci,verdict", [
+    (-0.001, 0.7, -0.06, (-0.08, 0.01), "inconclusive"),   # claimed −6 % lies inside our CI
+    (-0.001, 0.7, -0.23, (-0.05, 0.04), "not supported"),  # we would have seen −23 %
+    (-0.10, 0.01, -0.23, (-0.12, -0.08), "supported"),     # direction holds; size differs
+    (-0.001, 0.7, None, None, "inconclusive"),
+])
+def test_effect_verdict_checks_claimed_size_when_inconclusive(diff, p, claimed, ci, verdict):
+    assert effect_verdict(diff, p, "<", claimed=claimed, ci=ci) == verdict

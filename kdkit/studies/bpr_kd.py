@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ..claims import Claim, direction_verdict, value_verdict
+from ..claims import Claim, effect_verdict, value_verdict
 from ..distill.bpr_kd import make_hybrid_kd
 from ..distill.ranking import make_ranking_distillation
 from ..recsys.bpr_mf import BPRMF, n_params
@@ -185,49 +185,72 @@ def claims(results: pd.DataFrame, latency: pd.DataFrame, *, n_users: int, n_item
     return out
 
 
-def _paired_claim(g, a, b, metric, expect, text, seed_value, note=""):
+def _paired_claim(g, a, b, metric, expect, text, seed_value, claimed_rel=None, note=""):
+    """A direction claim "a − b has sign ``expect``", judged over the seeds in ``g``.
+
+    ``claimed_rel`` is the seed's relative effect a/b − 1; it is compared with the paired
+    interval of the per-seed relative differences.
+    """
     wide = g.pivot_table(index="seed", columns="method", values=metric)
     if a not in wide or b not in wide or len(wide) < 2:
         return None
     c = paired_test(wide[a], wide[b])
-    note = f"{a} − {b}, paired over {c.n} seeds, p = {c.p_value:.3g}. {note}".strip()
-    return Claim(text, seed_value, c.mean_diff, c.ci_low, c.ci_high,
-                 direction_verdict(c.mean_diff, c.p_value, expect), note)
+    rel = paired_test(wide[a] / wide[b] - 1, np.zeros(len(wide)))
+    verdict = effect_verdict(c.mean_diff, c.p_value, expect, claimed=claimed_rel,
+                             ci=(rel.ci_low, rel.ci_high))
+    text_rel = f"{100 * rel.mean_diff:+.1f}% [{100 * rel.ci_low:+.1f}, {100 * rel.ci_high:+.1f}]"
+    if claimed_rel is not None:
+        text_rel += f" vs the seed's {100 * claimed_rel:+.1f}%"
+    note = (f"{a} − {b} over {c.n} paired seeds, p = {c.p_value:.3g}; relative {text_rel}. "
+            f"{note}").strip()
+    return Claim(text, seed_value, c.mean_diff, c.ci_low, c.ci_high, verdict, note)
 
 
 def _direction_claims(g, ds, R, N):
     specs = [
         ("teacher", "student", R, ">", f"Teacher beats the standard student on {R} [{ds}]",
-         "0.140 vs 0.097 (+0.043)", ""),
+         "0.140 vs 0.097", 0.140 / 0.097 - 1, ""),
         ("kd_margin", "student", R, "<",
          f"Negative transfer: distilled < standard student on {R} [{ds}], margin reading",
-         "0.091 vs 0.097 (−0.006)", "the seed's single run allows no test"),
+         "0.091 vs 0.097", 0.091 / 0.097 - 1, "the seed's single run allows no test"),
         ("kd_margin", "student", N, "<",
          f"Negative transfer: distilled < standard student on {N} [{ds}], margin reading",
-         "0.0432 vs 0.0500 (−0.0068)", ""),
+         "0.0432 vs 0.0500", 0.0432 / 0.0500 - 1, ""),
         ("kd_sigmoid", "student", R, "<",
          f"Negative transfer: distilled < standard student on {R} [{ds}], sigmoid reading",
-         "0.091 vs 0.097 (−0.006)", ""),
+         "0.091 vs 0.097", 0.091 / 0.097 - 1, ""),
         ("rd", "kd_margin", R, ">",
          f"A ranking-aware KD (RD) beats the hybrid loss on {R} [{ds}]",
-         "suggested remedy (no value)", "the seed's diagnosis: needs specialised strategies"),
+         "suggested remedy (no value)", None, "the seed's diagnosis: needs specialised "
+         "strategies"),
     ]
-    out = [_paired_claim(g, a, b, m, e, t, s, n) for a, b, m, e, t, s, n in specs]
+    out = [_paired_claim(g, a, b, m, e, t, s, c, n) for a, b, m, e, t, s, c, n in specs]
     return [c for c in out if c is not None]
 
 
 def _latency_claims(lat: pd.DataFrame):
     specs = [("kd_margin", "teacher", "<", "Distilled student is faster than the teacher",
-              "0.173 vs 0.185 ms"),
+              "0.173 vs 0.185 ms", 0.173 / 0.185 - 1),
              ("student", "teacher", ">", "Standard student is slower than the teacher",
-              "0.224 vs 0.185 ms"),
+              "0.224 vs 0.185 ms", 0.224 / 0.185 - 1),
              ("kd_margin", "student", "<", "Distilled student is faster than the standard "
-              "student (same architecture)", "0.173 vs 0.224 ms")]
+              "student (same architecture)", "0.173 vs 0.224 ms", 0.173 / 0.224 - 1)]
     out = []
     for ds, g in lat.groupby("dataset", sort=False):
-        for a, b, e, t, s in specs:
-            c = _paired_claim(g, a, b, "latency_ms", e, f"{t} [{ds}]", s,
-                              "median single-user top-10 latency, ms; timings vary per run")
+        for a, b, e, t, s, rel in specs:
+            c = _paired_claim(g, a, b, "latency_ms", e, f"{t} [{ds}]", s, rel,
+                              "Median single-user top-10 latency in ms; timings vary per run.")
             if c is not None:
                 out.append(c)
     return out
+
+
+def findings(paired: pd.DataFrame, metric: str) -> str:
+    """One line per dataset and comparison: difference, 95 % CI and p-value, in words."""
+    lines = []
+    for rec in paired[paired["metric"] == metric].to_dict("records"):
+        sig = "significant" if rec["p_value"] < 0.05 else "not significant"
+        lines.append(f"{rec['dataset']:>10}: {rec['comparison']:<22} {metric} "
+                     f"{rec['mean_diff']:+.4f} [{rec['ci_low']:+.4f}, {rec['ci_high']:+.4f}], "
+                     f"p = {rec['p_value']:.3g} ({sig}, n = {rec['n']})")
+    return "\n".join(lines) if lines else "fewer than two seeds: no paired comparison"

@@ -46,3 +46,16 @@ def errorbars(summary: pd.DataFrame, *, x: str, y: str, group: str, ax=None, xlo
     ax.set_title(title)
     ax.legend(fontsize=8)
     return ax.figure
+
+
+def barh_ci(summary: pd.DataFrame, *, label: str, value: str, ax=None, title: str = "",
+            xlabel: str = ""):
+    """Horizontal bars of ``value`` with its ``value_lo``/``value_hi`` CI, one per ``label``."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    err = np.vstack([summary[value] - summary[f"{value}_lo"],
+                     summary[f"{value}_hi"] - summary[value]])
+    ax.barh(summary[label], summary[value], xerr=err, capsize=3)
+    ax.set_xlabel(xlabel or value)
+    ax.set_title(title)
+    return ax.figure

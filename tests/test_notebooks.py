@@ -36,6 +36,8 @@ def test_bpr_kd_report_contract(bpr_report):
     assert verdicts["Teacher MF-64 has 97,500 parameters"] == "supported"
     assert verdicts["Compression ratio 1.97×"] == "supported"
     assert any(c.startswith("Negative transfer") for c in verdicts)
+    assert all(v in ("supported", "not supported", "inconclusive", "not testable")
+               for v in verdicts.values())
 
 
 def test_bpr_kd_metrics_within_tolerance(bpr_report):

@@ -21,7 +21,7 @@ from ..recsys.bpr_mf import BPRMF, n_params
 from ..recsys.latency import latency_per_user
 from ..recsys.metrics import evaluate
 from ..recsys.train import train_bpr
-from ..stats import mean_ci, paired_test, set_seed
+from ..stats import mean_ci, paired_test, set_seed, summarize
 
 METHODS = ("teacher", "student", "kd_margin", "kd_sigmoid", "rd")
 LABELS = {"teacher": "Teacher (MF-64)", "student": "Standard student (BPR)",
@@ -208,16 +208,16 @@ def _paired_claim(g, a, b, metric, expect, text, seed_value, claimed_rel=None, n
 
 def _direction_claims(g, ds, R, N):
     specs = [
-        ("teacher", "student", R, ">", f"Teacher beats the standard student on {R} [{ds}]",
+        ("teacher", "student", R, ">", f"Teacher beats the standard student on {R} by 44% [{ds}]",
          "0.140 vs 0.097", 0.140 / 0.097 - 1, ""),
         ("kd_margin", "student", R, "<",
-         f"Negative transfer: distilled < standard student on {R} [{ds}], margin reading",
+         f"Negative transfer: distilled student 6% below standard on {R} [{ds}], margin reading",
          "0.091 vs 0.097", 0.091 / 0.097 - 1, "the seed's single run allows no test"),
         ("kd_margin", "student", N, "<",
-         f"Negative transfer: distilled < standard student on {N} [{ds}], margin reading",
+         f"Negative transfer: distilled student 14% below standard on {N} [{ds}], margin reading",
          "0.0432 vs 0.0500", 0.0432 / 0.0500 - 1, ""),
         ("kd_sigmoid", "student", R, "<",
-         f"Negative transfer: distilled < standard student on {R} [{ds}], sigmoid reading",
+         f"Negative transfer: distilled student 6% below standard on {R} [{ds}], sigmoid reading",
          "0.091 vs 0.097", 0.091 / 0.097 - 1, ""),
         ("rd", "kd_margin", R, ">",
          f"A ranking-aware KD (RD) beats the hybrid loss on {R} [{ds}]",
@@ -229,11 +229,11 @@ def _direction_claims(g, ds, R, N):
 
 
 def _latency_claims(lat: pd.DataFrame):
-    specs = [("kd_margin", "teacher", "<", "Distilled student is faster than the teacher",
+    specs = [("kd_margin", "teacher", "<", "Distilled student is 6% faster than the teacher",
               "0.173 vs 0.185 ms", 0.173 / 0.185 - 1),
-             ("student", "teacher", ">", "Standard student is slower than the teacher",
+             ("student", "teacher", ">", "Standard student is 21% slower than the teacher",
               "0.224 vs 0.185 ms", 0.224 / 0.185 - 1),
-             ("kd_margin", "student", "<", "Distilled student is faster than the standard "
+             ("kd_margin", "student", "<", "Distilled student is 23% faster than the standard "
               "student (same architecture)", "0.173 vs 0.224 ms", 0.173 / 0.224 - 1)]
     out = []
     for ds, g in lat.groupby("dataset", sort=False):
@@ -254,3 +254,23 @@ def findings(paired: pd.DataFrame, metric: str) -> str:
                      f"{rec['mean_diff']:+.4f} [{rec['ci_low']:+.4f}, {rec['ci_high']:+.4f}], "
                      f"p = {rec['p_value']:.3g} ({sig}, n = {rec['n']})")
     return "\n".join(lines) if lines else "fewer than two seeds: no paired comparison"
+
+
+def metrics_tree(results: pd.DataFrame, paired: pd.DataFrame, *, student_dim: int,
+                 metrics=("Recall@10", "NDCG@10")) -> dict:
+    """``metrics.json`` content: a short headline, then mean and CI of every metric per
+    dataset and ``method-dim``, and the paired tests."""
+    summary = summarize(results, by=["dataset", "method", "dim", "params"], metrics=metrics)
+    tree, headline = {}, {}
+    for rec in summary.to_dict("records"):
+        tree.setdefault(rec["dataset"], {})[f"{rec['method']}-{rec['dim']}"] = {
+            "params": rec["params"],
+            **{m: {"mean": rec[m], "ci_low": rec[f"{m}_lo"], "ci_high": rec[f"{m}_hi"]}
+               for m in metrics}}
+        if rec["method"] == "student" and rec["dim"] == student_dim:
+            headline[f"{rec['dataset']} student {metrics[0]}"] = round(rec[metrics[0]], 4)
+    for rec in paired[paired["metric"] == metrics[0]].to_dict("records"):
+        if rec["comparison"] in ("kd_margin − student", "kd_sigmoid − student",
+                                 "rd − student"):
+            headline[f"{rec['dataset']} {rec['comparison']}"] = round(rec["mean_diff"], 4)
+    return {"headline": headline, "results": tree, "paired": paired.to_dict("records")}

@@ -23,10 +23,8 @@ def load_interactions(dataset: str, *, split_how: str = "ratio", seed: int = 0,
     keyword arguments (``n_users``, ``n_items``, ``density``, ...).
     """
     if dataset == "synthetic":
-        kw = dict(synthetic or {})
-        log = synthetic_interactions(seed=seed, **kw)
-        shape = (kw.get("n_users", 500), kw.get("n_items", 1000))
-        return split(log, split_how, name="synthetic", seed=seed, shape=shape)
+        log = synthetic_interactions(seed=seed, **(synthetic or {}))
+        return split(log, split_how, name="synthetic", seed=seed, shape=log.attrs["shape"])
     if dataset == "ml-100k":
         log, titles = load_ml100k(ml100k_path)
         return split(log, split_how, name="ml-100k", seed=seed, titles=titles)

@@ -19,7 +19,8 @@ import pandas as pd
 def synthetic_interactions(*, n_users: int = 500, n_items: int = 1000, density: float = 0.02,
                            rank: int = 16, signal: float = 2.0, popularity: float = 1.0,
                            seed: int = 0) -> pd.DataFrame:
-    """Return a log with columns ``user, item`` (no timestamps)."""
+    """Return a log with columns ``user, item`` (no timestamps); ``log.attrs["shape"]`` is
+    ``(n_users, n_items)``, the universe including items nobody chose."""
     if not 0 < density < 1:
         raise ValueError(f"density must be in (0, 1), got {density}")
     rng = np.random.default_rng(seed)
@@ -39,4 +40,6 @@ def synthetic_interactions(*, n_users: int = 500, n_items: int = 1000, density: 
         chosen = np.argpartition(-keys, sizes[u])[: sizes[u]]
         users.append(np.full(sizes[u], u))
         items.append(np.sort(chosen))
-    return pd.DataFrame({"user": np.concatenate(users), "item": np.concatenate(items)})
+    log = pd.DataFrame({"user": np.concatenate(users), "item": np.concatenate(items)})
+    log.attrs["shape"] = (n_users, n_items)
+    return log

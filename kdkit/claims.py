@@ -5,12 +5,16 @@ Two rules cover most claims:
 
 * a *direction* claim ("A is worse than B") is judged by a paired test over seeds: supported
   when the difference has the claimed sign and p < α, not supported when it has the opposite
-  sign and p < α; otherwise inconclusive — unless the seed also stated a size of the effect and
-  our confidence interval excludes it, which is "not supported" (we would have seen it);
+  sign and p < α, inconclusive otherwise. When the seed also reported the size of the effect
+  from a single run and the direction is inconclusive here, that size is held against our
+  95 % *prediction interval* for a single run (:func:`kdkit.stats.prediction_interval`): if it
+  falls outside, a run like the seed's would be unlikely in our setting and the verdict is
+  ``not supported``. This assumes the relative effect, unlike absolute values, carries over
+  from the seed's data to ours; each note states the sizes so a reader can judge;
 * a *value* claim ("A reaches 0.140") is supported when the seed's value lies inside our
-  confidence interval widened by a relative tolerance, not supported otherwise. Use it only
-  where our setting matches the seed's; where it cannot (an undisclosed data generator), the
-  claim is ``not testable`` and we still report what we measured.
+  interval widened by a relative tolerance, not supported otherwise. Use it only where our
+  setting matches the seed's; where it cannot (an undisclosed data generator), the claim is
+  ``not testable`` and we still report what we measured.
 """
 
 from __future__ import annotations
@@ -42,20 +46,22 @@ def direction_verdict(mean_diff: float, p_value: float, expect: str, alpha: floa
     """Verdict for "A − B is ``expect``" ('<' or '>') given a paired test of A − B."""
     if expect not in ("<", ">"):
         raise ValueError("expect must be '<' or '>'")
-    if p_value >= alpha or mean_diff == 0:
+    if not p_value < alpha or mean_diff == 0:  # NaN p counts as not significant
         return "inconclusive"
     agrees = mean_diff < 0 if expect == "<" else mean_diff > 0
     return "supported" if agrees else "not supported"
 
 
 def effect_verdict(mean_diff: float, p_value: float, expect: str, *,
-                   claimed: float | None = None, ci: tuple[float, float] | None = None,
+                   claimed: float | None = None,
+                   interval: tuple[float, float] | None = None,
                    alpha: float = 0.05) -> str:
     """:func:`direction_verdict`, turned to "not supported" when it is inconclusive and the
-    claimed effect ``claimed`` lies outside our interval ``ci`` (same units)."""
+    claimed single-run effect ``claimed`` lies outside ``interval``, our prediction interval for a
+    single run (same units)."""
     verdict = direction_verdict(mean_diff, p_value, expect, alpha)
-    if verdict == "inconclusive" and claimed is not None and ci is not None \
-            and not ci[0] <= claimed <= ci[1]:
+    if verdict == "inconclusive" and claimed is not None and interval is not None \
+            and not interval[0] <= claimed <= interval[1]:
         return "not supported"
     return verdict
 

@@ -71,7 +71,12 @@ def read_schema(nb_path: Path) -> dict[str, Param]:
             continue
         if not isinstance(target, ast.Name):
             continue
-        default = ast.literal_eval(node.value)
+        try:
+            default = ast.literal_eval(node.value)
+        except ValueError:
+            raise ParamError(f"{nb_path}: parameter '{target.id}' needs a literal default "
+                             f"(number, string, list, dict, None), got "
+                             f"{ast.unparse(node.value)!r}") from None
         if ann is not None:
             types = _annotation_types(ann)
         elif default is None:
@@ -90,6 +95,11 @@ def _check_one(p: Param, value):
     for t in p.types:
         if t is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
+        if t is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if t is int and isinstance(value, bool):
             continue
         if t is not type(None) and isinstance(value, t):
@@ -104,6 +114,11 @@ def _check_element(p: Param, v):
     kinds = {type(x) for x in p.default}
     if kinds == {float} and isinstance(v, int) and not isinstance(v, bool):
         return float(v)
+    if kinds == {float} and isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            pass
     if any(isinstance(v, k) and not (k is int and isinstance(v, bool)) for k in kinds):
         return v
     names = " | ".join(sorted(k.__name__ for k in kinds))
@@ -137,6 +152,8 @@ def load_yaml(path: Path) -> dict:
         data = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise ParamError(f"params file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ParamError(f"params file {path} cannot be read ({e})") from None
     except yaml.YAMLError as e:
         raise ParamError(f"{path}: not valid YAML ({e})") from None
     if data is None:

@@ -80,8 +80,9 @@ class Report:
             for r in rows:
                 w.writerow({k: _fmt(v) for k, v in r.items()})
         df = pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+        shown = df.astype(object).where(df.notna(), "")
         (self.dir / "tables" / "claims.md").write_text(
-            df.to_markdown(index=False, floatfmt=".4g") + "\n")
+            shown.to_markdown(index=False, floatfmt=".4g") + "\n")
         return df
 
 

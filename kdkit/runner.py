@@ -8,6 +8,7 @@ A failed run leaves the previous report untouched and keeps the evidence in ``ST
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import json
 import platform
 import shutil
@@ -88,6 +89,7 @@ def run_study(study: str, values: dict, out_root: Path, *, params_source: str,
     out_root.mkdir(parents=True, exist_ok=True)
     final = out_root / study
     tmp = Path(tempfile.mkdtemp(prefix=f".{study}.tmp-", dir=out_root))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a report is for everyone to read
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
     status, error = "ok", None
@@ -142,7 +144,12 @@ def _replace(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         final.rename(old)
-    tmp.rename(final)
+    try:
+        tmp.rename(final)
+    except OSError:
+        if old.exists():
+            old.rename(final)  # put the previous report back
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -158,8 +165,18 @@ def write_index(out_root: Path) -> Path:
              "| study | status | date (UTC) | commit | duration | headline |",
              "|---|---|---|---|---|---|"]
     claim_blocks = []
-    for d in sorted(p for p in out_root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if d.name.endswith(".failed") or not (d / "run.json").exists():
+    folders = sorted(p for p in out_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for d in folders:
+        if d.name.endswith(".failed"):
+            if not (out_root / d.name.removesuffix(".failed")).exists():  # never succeeded
+                run = json.loads((d / "run.json").read_text()) if (d / "run.json").exists() \
+                    else {}
+                lines.append(f"| {d.name.removesuffix('.failed')} | failed: "
+                             f"{run.get('error', '?')} | {run.get('start', '')[:16]} | "
+                             f"{run.get('git_commit', '')[:12]} | "
+                             f"{run.get('duration_s', 0):.0f} s | |")
+            continue
+        if not (d / "run.json").exists():
             continue
         run = json.loads((d / "run.json").read_text())
         metrics = json.loads((d / "metrics.json").read_text()) if (d / "metrics.json").exists() \
@@ -196,6 +213,10 @@ def main_run(names: list[str], *, all_studies: bool, params_file: str | None, sm
     if params_file and len(names) > 1:
         print("kdkit run: --params applies to one study at a time", file=sys.stderr)
         return 2
+    if params_file and smoke:
+        print("kdkit run: --smoke uses the notebook's defaults; it cannot be combined with "
+              "--params", file=sys.stderr)
+        return 2
     plans = []
     try:  # validate everything before running anything
         for name in names:
@@ -207,10 +228,30 @@ def main_run(names: list[str], *, all_studies: bool, params_file: str | None, sm
                     raise _params.ParamError(f"params file not found: {pfile}")
                 pfile = None
             values = _params.resolve(nb, pfile, overrides)
+            _study_checks(name, values)
             source = "notebook defaults (--smoke)" if smoke else str(pfile or "notebook defaults")
             plans.append((name, values, source))
     except _params.ParamError as e:
         print(f"kdkit run: {e}", file=sys.stderr)
         return 2
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"kdkit run: cannot create the report folder {out} ({e})", file=sys.stderr)
+        return 2
     ok = [run_study(n, v, Path(out), params_source=s, progress=progress) for n, v, s in plans]
     return 0 if all(ok) else 1
+
+
+def _study_checks(study: str, values: dict) -> None:
+    """Run ``kdkit.studies.STUDY.check_params(values)`` when the study defines one."""
+    try:
+        module = importlib.import_module(f"kdkit.studies.{study}")
+    except ModuleNotFoundError:
+        return
+    check = getattr(module, "check_params", None)
+    if check is not None:
+        try:
+            check(values)
+        except (ValueError, KeyError) as e:
+            raise _params.ParamError(f"{study}: {e}") from None

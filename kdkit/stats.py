@@ -58,6 +58,20 @@ def mean_ci(values: Iterable[float], confidence: float = 0.95) -> Estimate:
     return Estimate(mean, mean - half, mean + half, int(x.size), std)
 
 
+def prediction_interval(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Where one *new* run would fall: mean ± t·sd·√(1 + 1/n) (n ≥ 2).
+
+    The right interval to hold a single reported run against; the CI of the mean is for
+    comparing means.
+    """
+    x = np.asarray(list(values), dtype=float)
+    if x.size < 2:
+        raise ValueError("a prediction interval needs at least two values")
+    half = float(_st.t.ppf(0.5 + confidence / 2, df=x.size - 1) * x.std(ddof=1)
+                 * np.sqrt(1 + 1 / x.size))
+    return float(x.mean()) - half, float(x.mean()) + half
+
+
 @dataclass(frozen=True)
 class PairedComparison:
     """Method A minus method B on the same seeds."""
@@ -75,18 +89,20 @@ class PairedComparison:
 
 def paired_test(a: Sequence[float], b: Sequence[float],
                 confidence: float = 0.95) -> PairedComparison:
-    """Paired t-test of a − b (two-sided). NaN p-values (e.g. all differences 0) become 1.0."""
+    """Paired t-test of a − b (two-sided). All differences 0 gives p = 1; the same non-zero
+    difference on every seed gives p = 0 (an infinite t statistic)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.size < 2:
         raise ValueError("paired_test needs two equal-length sequences of at least 2 values")
     d = a - b
     est = mean_ci(d, confidence)
-    if np.allclose(d, d[0]):
-        p = 1.0 if d[0] == 0 else 0.0
-        pw = 1.0 if d[0] == 0 else float(_st.wilcoxon(d).pvalue)
+    if np.all(d == 0):  # no difference at all
+        p = pw = 1.0
+    elif np.ptp(d) == 0:  # the same non-zero difference on every seed: t is infinite
+        p, pw = 0.0, float(_st.wilcoxon(d).pvalue)
     else:
         p = float(_st.ttest_rel(a, b).pvalue)
-        pw = float(_st.wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
+        pw = float(_st.wilcoxon(d).pvalue)
     return PairedComparison(est.mean, est.ci_low, est.ci_high, p, pw, int(d.size))
 
 

@@ -41,3 +41,12 @@ def test_negatives_are_never_training_items():
     neg = sample_negatives(users, train, rng, n_neg=3)
     assert neg.shape == (600, 3)
     assert not dense[users[:, None], neg].any()
+
+
+def test_latency_covers_every_model_and_is_positive():
+    from kdkit.recsys.latency import latency_per_user
+
+    models = {"a": BPRMF(5, 8, 4), "b": BPRMF(5, 8, 2)}
+    out = latency_per_user(models, np.arange(5), k=3, repeats=2)
+    assert set(out) == {"a", "b"}
+    assert all(v["latency_ms"] > 0 and v["latency_batched_ms"] > 0 for v in out.values())

@@ -117,3 +117,9 @@ def test_split_dir_missing_file(tmp_path):
 def test_unknown_dataset_names_the_choices():
     with pytest.raises(DataError, match="allowed: synthetic, ml-100k"):
         load_interactions("ml-1m")
+
+
+def test_split_dir_overlapping_splits(tmp_path):
+    _write_split(tmp_path, train="user,item\n0,0\n1,3\n")
+    with pytest.raises(DataError, match="in both train.csv and test.csv"):
+        load_split_dir(tmp_path)

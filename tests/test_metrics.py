@@ -59,3 +59,25 @@ def test_metrics_from_ranks_ndcg_ideal_is_one():
 def test_no_held_out_raises():
     with pytest.raises(ValueError):
         full_ranking_metrics(score_all, csr([]), ks=(1,))
+
+
+def test_recall_divides_by_all_held_out_items_even_beyond_k():
+    # user 1 holds out items 5, 4, 3 (ranks 1, 2, 3); at K = 2: Recall = 2/3, NDCG = 1
+    m = full_ranking_metrics(score_all, csr([(1, 5), (1, 4), (1, 3)]), ks=(2,))
+    assert m["Recall@2"] == pytest.approx(2 / 3)
+    assert m["NDCG@2"] == pytest.approx(1.0)
+
+
+def test_evaluate_masks_training_and_validation_items():
+    from kdkit.data.interactions import Interactions
+    from kdkit.recsys.metrics import evaluate
+
+    class Fixed(torch.nn.Module):
+        def score_all(self, users):
+            return SCORES[users]
+
+    pairs = lambda *p: np.array(p, dtype=np.int64).reshape(-1, 2)  # noqa: E731
+    # user 0: train item 0, valid item 1, test item 2 -> with both masked, item 2 ranks first
+    data = Interactions("t", 2, 6, train=pairs((0, 0)), valid=pairs((0, 1)), test=pairs((0, 2)))
+    assert evaluate(Fixed(), data, "test", ks=(1,))["Recall@1"] == 1.0
+    assert evaluate(Fixed(), data, "valid", ks=(1,))["Recall@1"] == 1.0

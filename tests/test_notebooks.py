@@ -87,3 +87,16 @@ def test_bpr_kd_bad_parameter_exits_2(tmp_path, capsys, override, key):
     assert cli.main(["run", "bpr_kd", "-p", override, "--out", str(tmp_path)]) == 2
     assert f"'{key}'" in capsys.readouterr().err
     assert not (tmp_path / "bpr_kd").exists()
+
+
+@pytest.mark.parametrize("override,message", [
+    ("per_dataset={ml100k: {epochs: 3}}", "per_dataset names 'ml100k'"),
+    ("per_dataset={synthetic: {epoch: 3}}", "unknown key 'epoch'"),
+    ("per_dataset={synthetic: {epochs: abc}}", "['epochs'] must be int"),
+    ("extra_methods=[teacher]", "extra_methods has unknown ['teacher']"),
+    ("seeds=[]", "seeds is empty"),
+    ("alpha=1.5", "alpha must lie in [0, 1]"),
+])
+def test_bpr_kd_study_checks_exit_2(tmp_path, capsys, override, message):
+    assert cli.main(["run", "bpr_kd", "--smoke", "-p", override, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err

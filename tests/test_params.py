@@ -34,15 +34,17 @@ def test_schema_types_and_comments(nb):
 def test_resolve_layers_defaults_file_and_overrides(nb, tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("epochs: 10\nlr: 1\nseeds: [0, 1, 2]\n")
-    v = resolve(nb, f, ["epochs=20", "rates=[1, 2.5]", "path=/data"])
+    v = resolve(nb, f, ["epochs=20", "rates=[1, 2.5e-1]", "path=/data"])
     assert v["epochs"] == 20 and v["lr"] == 1.0 and isinstance(v["lr"], float)
-    assert v["seeds"] == [0, 1, 2] and v["rates"] == [1.0, 2.5] and v["path"] == "/data"
+    assert resolve(nb, None, ["lr=1e-3"])["lr"] == 0.001  # YAML 1.1 reads 1e-3 as a string
+    assert v["seeds"] == [0, 1, 2] and v["rates"] == [1.0, 0.25] and v["path"] == "/data"
     assert v["name"] == "x"
 
 
 @pytest.mark.parametrize("override,message", [
     ("no_such_key=1", "unknown parameter 'no_such_key'"),
     ("epochs=abc", "parameter 'epochs' expects int, got str 'abc'"),
+    ("lr=fast", "parameter 'lr' expects float, got str 'fast'"),
     ("epochs=1.5", "parameter 'epochs' expects int"),
     ("flag=1", "parameter 'flag' expects bool"),
     ("epochs=true", "parameter 'epochs' expects int, got bool"),
@@ -76,3 +78,14 @@ def test_yaml_errors(tmp_path):
 def test_overrides_parse_as_yaml_scalars():
     assert parse_overrides(["a=1", "b=0.5", "c=[1, 2]", "d=hello", "e=null"]) == \
         {"a": 1, "b": 0.5, "c": [1, 2], "d": "hello", "e": None}
+
+
+def test_yaml_path_that_is_a_folder(tmp_path):
+    with pytest.raises(ParamError, match="cannot be read"):
+        load_yaml(tmp_path)
+
+
+def test_non_literal_default_is_refused(tmp_path):
+    nb = write_notebook(tmp_path / "bad.ipynb", "n = len([1, 2])\n", "pass")
+    with pytest.raises(ParamError, match="parameter 'n' needs a literal default"):
+        read_schema(nb)

@@ -48,6 +48,7 @@ def test_success_writes_contract_and_index(toy):
     index = (out / "README.md").read_text()
     assert "[toy](toy/)" in index and "toy claim" in index and "value = 2.5" in index
     assert not list(out.glob(".toy.tmp-*"))
+    assert rep.stat().st_mode & 0o777 == 0o755
 
 
 def test_failed_run_keeps_previous_report(toy, capsys):
@@ -84,3 +85,16 @@ def test_list_shows_parameters(toy, capsys):
     assert cli.main(["list"]) == 0
     text = capsys.readouterr().out
     assert "toy" in text and "value" in text and "report_dir" not in text
+
+
+def test_first_run_failure_is_listed_in_index(toy):
+    out = toy / "reports"
+    assert run("toy", "-p", "fail=true", "--out", str(out)) == 1
+    index = (out / "README.md").read_text()
+    assert "| toy | failed: RuntimeError: toy failure" in index
+
+
+def test_smoke_and_params_together_is_a_usage_error(toy, capsys):
+    (toy / "p.yaml").write_text("value: 3\n")
+    assert run("toy", "--smoke", "--params", str(toy / "p.yaml"), "--out", str(toy / "r")) == 2
+    assert "cannot be combined" in capsys.readouterr().err

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kdkit.claims import Claim, direction_verdict, effect_verdict, value_verdict
-from kdkit.stats import mean_ci, over_seeds, paired_test, summarize
+from kdkit.stats import mean_ci, over_seeds, paired_test, prediction_interval, summarize
 
 
 def test_mean_ci_by_hand():
@@ -82,4 +82,27 @@ def test_claim_rejects_unknown_verdict():
     (-0.001, 0.7, None, None, "inconclusive"),
 ])
 def test_effect_verdict_checks_claimed_size_when_inconclusive(diff, p, claimed, ci, verdict):
-    assert effect_verdict(diff, p, "<", claimed=claimed, ci=ci) == verdict
+    assert effect_verdict(diff, p, "<", claimed=claimed, interval=ci) == verdict
+
+
+def test_paired_test_tiny_varying_differences_are_not_significant():
+    # differences of ±1e-9 around 0: the CI spans 0, so p must not be 0
+    c = paired_test([1e-9, -1e-9, 1e-9], [0.0, 0.0, 0.0])
+    assert c.ci_low < 0 < c.ci_high
+    assert c.p_value > 0.3
+
+
+def test_paired_test_constant_nonzero_difference():
+    c = paired_test([0.3, 0.5, 0.7], [0.2, 0.4, 0.6])
+    assert c.mean_diff == pytest.approx(0.1) and c.p_value == 0.0
+
+
+def test_prediction_interval_by_hand():
+    # mean 2, sd 1, n 3: half width 4.302653 · √(1 + 1/3) = 4.968275
+    lo, hi = prediction_interval([1.0, 2.0, 3.0])
+    assert (lo, hi) == (pytest.approx(2 - 4.968275, abs=1e-6), pytest.approx(2 + 4.968275,
+                                                                                abs=1e-6))
+
+
+def test_direction_verdict_nan_p_is_inconclusive():
+    assert direction_verdict(-0.1, float("nan"), "<") == "inconclusive"

@@ -38,6 +38,12 @@ def load_split_dir(path: str | Path, name: str | None = None) -> Interactions:
         raise DataError(f"split folder not found: {d} (expected a folder with train.csv, "
                         "valid.csv, test.csv)")
     parts = {s: _read(d / f"{s}.csv") for s in SPLITS}
+    for a, b in (("train", "valid"), ("train", "test"), ("valid", "test")):
+        shared = {tuple(x) for x in parts[a]} & {tuple(x) for x in parts[b]}
+        if shared:
+            u, i = next(iter(sorted(shared)))
+            raise DataError(f"{d}: {len(shared)} (user, item) pairs are in both {a}.csv and "
+                            f"{b}.csv (e.g. {u},{i}); the splits must be disjoint")
     allp = np.concatenate(list(parts.values()))
     return Interactions(name or d.name, int(allp[:, 0].max()) + 1, int(allp[:, 1].max()) + 1,
                         **parts)

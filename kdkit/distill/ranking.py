@@ -13,7 +13,9 @@ we use the pairwise form against one uniform negative j_r per extra positive (ou
     L_RD = −mean_u Σ_r w_r log σ(ŝ_{uπ_r} − ŝ_{uj_r}),    L = (1 − α)·L_BPR + α·L_RD.
 
 As in the paper, the student's rank r̂ of each π_r is estimated from ``rank_samples`` random
-items rather than a full sort.
+items rather than a full sort. The negatives j_r are drawn uniformly from all items without
+rejection, so one is occasionally a training positive or a teacher top-K item (about 3 % of
+draws on the synthetic set, 6 % on ml-100k).
 """
 
 from __future__ import annotations

@@ -49,9 +49,16 @@ class BPRMF(nn.Module):
         return self.score(users, pos), self.score(users, neg)
 
 
-def bpr_loss(s_pos: torch.Tensor, s_neg: torch.Tensor) -> torch.Tensor:
-    """−mean log σ(ŝ_ui − ŝ_uj)."""
-    return -F.logsigmoid(s_pos - s_neg).mean()
+def bpr_loss(s_pos: torch.Tensor, s_neg: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """−mean log σ(ŝ_ui − ŝ_uj), or the sum over the batch with ``reduction="sum"`` (the
+    Topology Distillation reference protocol; with Adam it changes how strongly weight decay
+    acts relative to the loss)."""
+    losses = -F.logsigmoid(s_pos - s_neg)
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "mean":
+        return losses.mean()
+    raise ValueError(f"unknown reduction '{reduction}'; allowed: mean, sum")
 
 
 def n_params(model: nn.Module) -> int:

@@ -1,8 +1,10 @@
 """The BPR training loop shared by every recommender study.
 
-One epoch = every training pair once, in a seeded random order, each with ``n_neg`` uniform
-negatives; Adam. The loss defaults to BPR; a distillation study passes its own
-``loss_fn(model, users, pos, neg) -> scalar`` (see ``kdkit.distill``).
+One epoch = every training pair once, in a seeded random order, each with a uniform negative;
+Adam. The loss defaults to BPR; a distillation study passes its own
+``loss_fn(model, users, pos, neg) -> scalar`` (see ``kdkit.distill``). A loss that is an
+``nn.Module`` has its parameters trained alongside the model (e.g. HTD's group assignment), and
+one with a ``start_epoch(epoch, epochs)`` method is told when each epoch starts (0-based).
 """
 
 from __future__ import annotations
@@ -32,12 +34,17 @@ def train_bpr(model, data, *, epochs: int, lr: float = 1e-3, batch_size: int = 1
     loss_fn = loss_fn or default_loss
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    params = list(model.parameters())
+    if isinstance(loss_fn, torch.nn.Module):
+        params += list(loss_fn.parameters())
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     train = data.matrix("train")
     pairs = data.train
     history = []
     for epoch in range(1, epochs + 1):
         model.train()
+        if hasattr(loss_fn, "start_epoch"):
+            loss_fn.start_epoch(epoch - 1, epochs)
         order = rng.permutation(len(pairs))
         neg = sample_negatives(pairs[order, 0], train, rng)[:, 0]
         total = 0.0

@@ -50,3 +50,19 @@ def test_latency_covers_every_model_and_is_positive():
     out = latency_per_user(models, np.arange(5), k=3, repeats=2)
     assert set(out) == {"a", "b"}
     assert all(v["latency_ms"] > 0 and v["latency_batched_ms"] > 0 for v in out.values())
+
+
+def test_recommend_skips_training_items_and_names_titles():
+    from kdkit.data.interactions import Interactions
+    from kdkit.recsys.recommend import recommend, side_by_side
+
+    m = BPRMF(1, 4, 1, bias=False)
+    with torch.no_grad():
+        m.user.weight[:] = 1.0
+        m.item.weight[:] = torch.tensor([[4.0], [3.0], [2.0], [1.0]])
+    pairs = np.array([[0, 0]], dtype=np.int64)
+    data = Interactions("t", 1, 4, pairs, pairs[:0], pairs[:0], item_titles={1: "B", 2: "C"})
+    rec = recommend(m, data, 0, k=2)
+    assert rec["item"].tolist() == [1, 2] and rec["title"].tolist() == ["B", "C"]
+    table = side_by_side({"m": m}, data, 0, k=3)
+    assert table["m"].tolist() == ["B", "C", "3"]

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from kdkit.distill.ftd import cosine_matrix, ftd_loss, make_ftd
+from kdkit.distill.ftd import ftd_loss, make_ftd
 from kdkit.distill.htd import HTD, Decoders, gumbel_softmax, topology_loss
 from kdkit.recsys.bpr_mf import BPRMF
 

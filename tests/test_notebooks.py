@@ -6,9 +6,11 @@
 import csv
 import json
 
+import pandas as pd
 import pytest
 
 from kdkit import cli
+from kdkit.data.movielens import load_ml100k
 
 pytestmark = pytest.mark.notebook
 
@@ -99,4 +101,38 @@ def test_bpr_kd_bad_parameter_exits_2(tmp_path, capsys, override, key):
 ])
 def test_bpr_kd_study_checks_exit_2(tmp_path, capsys, override, message):
     assert cli.main(["run", "bpr_kd", "--smoke", "-p", override, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def topology_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    assert cli.main(["run", "topology_kd", "--smoke", "--out", str(out), "--no-progress"]) == 0
+    return out / "topology_kd"
+
+
+def test_topology_kd_report(topology_report):
+    for f in ("metrics.json", "claims.csv", "run.json", "figures/capacity_gap.png",
+              "figures/learning_curves.png", "tables/main_results.csv", "tables/gap_closed.csv",
+              "tables/ncf_results.csv", "tables/recommendations.md"):
+        assert (topology_report / f).exists(), f
+    m = json.loads((topology_report / "metrics.json").read_text())
+    # 2 epochs on ml-100k leave-one-out: far above chance (50 / 1682 ≈ 0.03)
+    assert 0.1 < m["headline"]["teacher Recall@50"] < 0.5
+    assert set(m["results"]["mf"]) == {"teacher-64", "student-8", "ftd-8", "htd-8"}
+    assert set(m["results"]["ncf"]) == {"teacher-32", "student-8", "ftd-8"}
+    assert not m["citeulike"]
+    recs = pd.read_csv(topology_report / "tables" / "recommendations.csv")
+    _, titles = load_ml100k()
+    assert len(recs) == 10 and set(recs["Teacher"]) <= set(titles.values())
+
+
+@pytest.mark.parametrize("override,message", [
+    ("methods=[kd]", "methods must be a non-empty subset of student, ftd, htd"),
+    ("loss_reduction=max", "loss_reduction must be sum or mean"),
+    ("student_dims=[]", "student_dims must be a non-empty list"),
+])
+def test_topology_kd_study_checks_exit_2(tmp_path, capsys, override, message):
+    assert cli.main(["run", "topology_kd", "--smoke", "-p", override,
+                     "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err

@@ -24,6 +24,12 @@ class ParamError(ValueError):
     """A parameter problem the user can fix; the message says what is wrong and what is allowed."""
 
 
+def require(condition, message: str) -> None:
+    """Raise ``ValueError(message)`` unless ``condition``: for a study's ``check_params``."""
+    if not condition:
+        raise ValueError(message)
+
+
 @dataclass(frozen=True)
 class Param:
     name: str

@@ -17,6 +17,7 @@ import pandas as pd
 from ..claims import Claim, effect_verdict, value_verdict
 from ..distill.bpr_kd import make_hybrid_kd
 from ..distill.ranking import make_ranking_distillation
+from ..params import require
 from ..recsys.bpr_mf import BPRMF, n_params
 from ..recsys.latency import latency_per_user
 from ..recsys.metrics import evaluate
@@ -68,40 +69,36 @@ def check_params(p: dict) -> None:
 
     Raises ``ValueError`` naming the parameter and what is allowed.
     """
-    def need(ok, msg):
-        if not ok:
-            raise ValueError(msg)
-
-    need(p["datasets"], "datasets is empty; give at least one of synthetic, ml-100k, a folder")
-    need(p["seeds"], "seeds is empty; give at least one seed")
-    need(p["split"] in SPLITS, f"split '{p['split']}' is not one of {', '.join(SPLITS)}")
+    require(p["datasets"], "datasets is empty; give at least one of synthetic, ml-100k, a folder")
+    require(p["seeds"], "seeds is empty; give at least one seed")
+    require(p["split"] in SPLITS, f"split '{p['split']}' is not one of {', '.join(SPLITS)}")
     bad = sorted(set(p["extra_methods"]) - set(METHODS[1:]))
-    need(not bad, f"extra_methods has unknown {bad}; allowed: {', '.join(METHODS[1:])}")
+    require(not bad, f"extra_methods has unknown {bad}; allowed: {', '.join(METHODS[1:])}")
     for name in ("epochs", "batch_size", "teacher_dim", "student_dim", "k", "rd_k", "threads"):
-        need(p[name] >= 1, f"{name} must be at least 1, got {p[name]}")
-    need(all(d >= 1 for d in p["extra_student_dims"]), "extra_student_dims must be ≥ 1")
+        require(p[name] >= 1, f"{name} must be at least 1, got {p[name]}")
+    require(all(d >= 1 for d in p["extra_student_dims"]), "extra_student_dims must be ≥ 1")
     for name in ("alpha", "rd_alpha"):
-        need(0 <= p[name] <= 1, f"{name} must lie in [0, 1], got {p[name]}")
-    need(all(0 <= a <= 1 for a in p["grid_alphas"]), "grid_alphas must lie in [0, 1]")
-    need(p["temperature"] > 0 and all(t > 0 for t in p["grid_temperatures"]),
+        require(0 <= p[name] <= 1, f"{name} must lie in [0, 1], got {p[name]}")
+    require(all(0 <= a <= 1 for a in p["grid_alphas"]), "grid_alphas must lie in [0, 1]")
+    require(p["temperature"] > 0 and all(t > 0 for t in p["grid_temperatures"]),
          "temperature and grid_temperatures must be > 0")
     known = {"synthetic", "ml-100k", *p["datasets"]}
     bad = sorted(set(p["grid_datasets"]) - known)
-    need(not bad, f"grid_datasets has unknown {bad}; allowed: {', '.join(sorted(known))} "
+    require(not bad, f"grid_datasets has unknown {bad}; allowed: {', '.join(sorted(known))} "
          "(the sweep runs on those also in datasets)")
     fields = TrainConfig.__dataclass_fields__
     for ds, over in p["per_dataset"].items():
-        need(ds in known, f"per_dataset names '{ds}', which is not a dataset; allowed: "
+        require(ds in known, f"per_dataset names '{ds}', which is not a dataset; allowed: "
              f"{', '.join(sorted(known))}")
-        need(isinstance(over, dict), f"per_dataset['{ds}'] must be a mapping of "
+        require(isinstance(over, dict), f"per_dataset['{ds}'] must be a mapping of "
              f"{', '.join(fields)}")
         for key, value in over.items():
-            need(key in fields, f"per_dataset['{ds}'] has unknown key '{key}'; allowed: "
+            require(key in fields, f"per_dataset['{ds}'] has unknown key '{key}'; allowed: "
                  f"{', '.join(fields)}")
             kind = fields[key].type
             ok = (isinstance(value, int) and not isinstance(value, bool)) if kind == "int" \
                 else isinstance(value, (int, float)) and not isinstance(value, bool)
-            need(ok, f"per_dataset['{ds}']['{key}'] must be {kind}, got {value!r}")
+            require(ok, f"per_dataset['{ds}']['{key}'] must be {kind}, got {value!r}")
 
 
 def fit_mf(data, dim: int, cfg: TrainConfig, seed: int, loss_fn=None) -> BPRMF:

@@ -18,6 +18,7 @@ import pandas as pd
 from ..claims import Claim, direction_verdict
 from ..distill.ftd import make_ftd
 from ..distill.htd import HTD
+from ..params import require
 from ..recsys.bpr_mf import BPRMF, bpr_loss
 from ..recsys.metrics import evaluate
 from ..recsys.ncf import NCF
@@ -55,22 +56,18 @@ class Protocol:
 
 def check_params(p: dict) -> None:
     """Study-specific checks run by ``kdkit run`` before anything trains."""
-    def need(ok, msg):
-        if not ok:
-            raise ValueError(msg)
-
     bad = sorted(set(p["methods"]) - set(METHODS))
-    need(p["methods"] and not bad, f"methods must be a non-empty subset of "
+    require(p["methods"] and not bad, f"methods must be a non-empty subset of "
          f"{', '.join(METHODS)}; got {p['methods']}")
-    need(p["seeds"], "seeds is empty; give at least one seed")
-    need(p["student_dims"] and all(d >= 1 for d in p["student_dims"]),
+    require(p["seeds"], "seeds is empty; give at least one seed")
+    require(p["student_dims"] and all(d >= 1 for d in p["student_dims"]),
          "student_dims must be a non-empty list of sizes ≥ 1")
-    need(p["loss_reduction"] in ("sum", "mean"), "loss_reduction must be sum or mean")
+    require(p["loss_reduction"] in ("sum", "mean"), "loss_reduction must be sum or mean")
     for name in ("teacher_dim", "epochs", "batch_size", "k", "n_groups", "threads",
                  "ncf_teacher_dim", "ncf_student_dim", "ncf_teacher_layers",
                  "ncf_student_layers"):
-        need(p[name] >= 1, f"{name} must be at least 1, got {p[name]}")
-    need(0 <= p["htd_alpha"] <= 1, f"htd_alpha must lie in [0, 1], got {p['htd_alpha']}")
+        require(p[name] >= 1, f"{name} must be at least 1, got {p[name]}")
+    require(0 <= p["htd_alpha"] <= 1, f"htd_alpha must lie in [0, 1], got {p['htd_alpha']}")
 
 
 def build_model(kind: str, data, dim: int, *, seed: int, init_std: float, layers: int = 2):

@@ -25,6 +25,10 @@ def _list() -> int:
             if p.comment:
                 line += f"  # {p.comment}"
             print(line)
+        variants = sorted(runner.params_dir().glob(f"{study}-*.yaml"))
+        if variants:
+            print("  variants (--params, each reported to reports/<file name>/): "
+                  + ", ".join(f"params/{v.name}" for v in variants))
         print()
     return 0
 

@@ -50,6 +50,17 @@ def default_params_file(study: str) -> Path:
     return params_dir() / f"{study}.yaml"
 
 
+def report_name(study: str, params_file: Path | None) -> str:
+    """The report folder: ``STUDY``, or ``STUDY-VARIANT`` for ``params/STUDY-VARIANT.yaml``,
+    so that a named variant (a longer protocol, another data set) never overwrites the main
+    report."""
+    if params_file is not None:
+        stem = Path(params_file).stem
+        if stem.startswith(f"{study}-") and len(stem) > len(study) + 1:
+            return stem
+    return study
+
+
 def _git_commit() -> str:
     root = project_root()
     try:
@@ -81,19 +92,21 @@ def _to_html(nb_file: Path, html_file: Path) -> None:
 
 
 def run_study(study: str, values: dict, out_root: Path, *, params_source: str,
-              progress: bool = True, log=print) -> bool:
-    """Execute one study with validated ``values``; return True when it succeeded."""
+              progress: bool = True, log=print, name: str | None = None) -> bool:
+    """Execute one study with validated ``values`` into ``out_root/name`` (default: the
+    study's name); return True when it succeeded."""
     import papermill as pm
 
     nb = notebook_path(study)
+    name = name or study
     out_root.mkdir(parents=True, exist_ok=True)
-    final = out_root / study
-    tmp = Path(tempfile.mkdtemp(prefix=f".{study}.tmp-", dir=out_root))
+    final = out_root / name
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=out_root))
     tmp.chmod(0o755)  # mkdtemp makes it private; a report is for everyone to read
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
     status, error = "ok", None
-    log(f"[kdkit] {study}: started ({params_source})")
+    log(f"[kdkit] {name}: started ({params_source})")
     try:
         pm.execute_notebook(str(nb), str(tmp / "notebook.ipynb"),
                             parameters={**values, "report_dir": str(tmp.resolve())},
@@ -103,7 +116,8 @@ def run_study(study: str, values: dict, out_root: Path, *, params_source: str,
         error = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
     duration = time.perf_counter() - t0
     run = {
-        "study": study, "status": status, "params": values, "params_source": params_source,
+        "study": study, "report": name, "status": status, "params": values,
+        "params_source": params_source,
         "seeds": values.get("seeds"), "git_commit": _git_commit(), "packages": _versions(),
         "python": platform.python_version(), "platform": platform.platform(),
         "start": started.isoformat(timespec="seconds"),
@@ -117,7 +131,7 @@ def run_study(study: str, values: dict, out_root: Path, *, params_source: str,
         try:
             _to_html(tmp / "notebook.ipynb", tmp / "notebook.html")
         except Exception as e:  # HTML is a convenience; never fail a good run over it
-            log(f"[kdkit] {study}: could not write notebook.html ({e})")
+            log(f"[kdkit] {name}: could not write notebook.html ({e})")
     if status == "ok":
         missing = [f for f in ("metrics.json", "claims.csv") if not (tmp / f).exists()]
         if missing:
@@ -126,13 +140,13 @@ def run_study(study: str, values: dict, out_root: Path, *, params_source: str,
             (tmp / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
     if status == "ok":
         _replace(tmp, final)
-        shutil.rmtree(out_root / f"{study}.failed", ignore_errors=True)
-        log(f"[kdkit] {study}: finished in {duration:.1f}s -> {final}")
+        shutil.rmtree(out_root / f"{name}.failed", ignore_errors=True)
+        log(f"[kdkit] {name}: finished in {duration:.1f}s -> {final}")
     else:
-        failed = out_root / f"{study}.failed"
+        failed = out_root / f"{name}.failed"
         shutil.rmtree(failed, ignore_errors=True)
         tmp.rename(failed)
-        log(f"[kdkit] {study}: FAILED after {duration:.1f}s ({run['error']}); previous report "
+        log(f"[kdkit] {name}: FAILED after {duration:.1f}s ({run['error']}); previous report "
             f"kept, executed notebook in {failed}/notebook.ipynb")
     write_index(out_root)
     return status == "ok"
@@ -230,7 +244,7 @@ def main_run(names: list[str], *, all_studies: bool, params_file: str | None, sm
             values = _params.resolve(nb, pfile, overrides)
             _study_checks(name, values)
             source = "notebook defaults (--smoke)" if smoke else str(pfile or "notebook defaults")
-            plans.append((name, values, source))
+            plans.append((name, values, source, report_name(name, pfile)))
     except _params.ParamError as e:
         print(f"kdkit run: {e}", file=sys.stderr)
         return 2
@@ -239,7 +253,8 @@ def main_run(names: list[str], *, all_studies: bool, params_file: str | None, sm
     except OSError as e:
         print(f"kdkit run: cannot create the report folder {out} ({e})", file=sys.stderr)
         return 2
-    ok = [run_study(n, v, Path(out), params_source=s, progress=progress) for n, v, s in plans]
+    ok = [run_study(n, v, Path(out), params_source=s, progress=progress, name=r)
+          for n, v, s, r in plans]
     return 0 if all(ok) else 1
 
 

@@ -98,3 +98,20 @@ def test_smoke_and_params_together_is_a_usage_error(toy, capsys):
     (toy / "p.yaml").write_text("value: 3\n")
     assert run("toy", "--smoke", "--params", str(toy / "p.yaml"), "--out", str(toy / "r")) == 2
     assert "cannot be combined" in capsys.readouterr().err
+
+
+def test_named_variant_writes_its_own_report(toy):
+    """params/STUDY-VARIANT.yaml reports to STUDY-VARIANT/ and leaves STUDY/ untouched."""
+    out = toy / "reports"
+    (toy / "params").mkdir()
+    (toy / "params" / "toy-long.yaml").write_text("value: 7.0\n")
+    (toy / "params" / "other.yaml").write_text("value: 3.0\n")
+    assert run("toy", "--out", str(out)) == 0
+    assert run("toy", "--params", str(toy / "params" / "toy-long.yaml"), "--out", str(out)) == 0
+    assert json.loads((out / "toy" / "metrics.json").read_text())["headline"]["value"] == 1.0
+    variant = json.loads((out / "toy-long" / "run.json").read_text())
+    assert variant["study"] == "toy" and variant["report"] == "toy-long"
+    assert "[toy-long](toy-long/)" in (out / "README.md").read_text()
+    # a params file not named after the study still reports to the study's folder
+    assert run("toy", "--params", str(toy / "params" / "other.yaml"), "--out", str(out)) == 0
+    assert json.loads((out / "toy" / "metrics.json").read_text())["headline"]["value"] == 3.0

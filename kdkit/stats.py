@@ -98,7 +98,8 @@ def paired_test(a: Sequence[float], b: Sequence[float],
     est = mean_ci(d, confidence)
     if np.all(d == 0):  # no difference at all
         p = pw = 1.0
-    elif np.ptp(d) == 0:  # the same non-zero difference on every seed: t is infinite
+    elif np.ptp(d) <= 1e-12 * np.abs(d).max():  # the same non-zero difference on every seed
+        # (up to rounding): t is infinite
         p, pw = 0.0, float(_st.wilcoxon(d).pvalue)
     else:
         p = float(_st.ttest_rel(a, b).pvalue)
@@ -135,3 +136,22 @@ def summarize(rows, by: Sequence[str], metrics: Sequence[str], confidence: float
         rec["n"] = len(g)
         out.append(rec)
     return pd.DataFrame(out)
+
+
+def spearman_ci(x: Sequence[float], y: Sequence[float], *, n_boot: int = 2000, seed: int = 0,
+                confidence: float = 0.95) -> Estimate:
+    """Spearman's ρ between paired values with a percentile bootstrap interval (resampling
+    the pairs; ``seed`` fixes the resamples). Resamples where either side is constant are
+    skipped."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.size < 3:
+        raise ValueError("spearman_ci needs two equal-length sequences of at least 3 values")
+    rho = float(_st.spearmanr(x, y).statistic)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        i = rng.integers(x.size, size=x.size)
+        if np.ptp(x[i]) > 0 and np.ptp(y[i]) > 0:
+            boots.append(_st.spearmanr(x[i], y[i]).statistic)
+    lo, hi = np.quantile(boots, [0.5 - confidence / 2, 0.5 + confidence / 2])
+    return Estimate(rho, float(lo), float(hi), int(x.size), float(np.std(boots, ddof=1)))

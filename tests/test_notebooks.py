@@ -136,3 +136,41 @@ def test_topology_kd_study_checks_exit_2(tmp_path, capsys, override, message):
     assert cli.main(["run", "topology_kd", "--smoke", "-p", override,
                      "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def cross_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    assert cli.main(["run", "cross_paradigm", "--smoke", "--out", str(out),
+                     "--no-progress"]) == 0
+    return out / "cross_paradigm"
+
+
+def test_cross_paradigm_report(cross_report):
+    for f in ("metrics.json", "claims.csv", "run.json", "tables/faithful_mode_means.csv",
+              "tables/gains.csv", "tables/compatibility.csv", "tables/compression.csv",
+              "tables/innovations.csv", "figures/gain_heatmap_breast_cancer.png",
+              "figures/compatibility_vs_gain.png", "figures/compression.png",
+              "figures/stream.png"):
+        assert (cross_report / f).exists(), f
+    with open(cross_report / "claims.csv") as f:
+        verdicts = {r["claim"]: r["verdict"] for r in csv.DictReader(f)}
+    # the faithful replay regenerates the seed's breast_cancer mode means within ±0.01
+    assert verdicts["Seed's mode means on breast_cancer (faithful replay, split seed 42)"] \
+        == "supported"
+    assert verdicts["Statistical significance: stacking t = 15.23, p < 0.001"] == "not testable"
+    assert any(c.startswith("Compatibility C predicts transfer gain") for c in verdicts)
+    assert all(v in ("supported", "not supported", "inconclusive", "not testable")
+               for v in verdicts.values())
+    means = pd.read_csv(cross_report / "tables" / "faithful_mode_means.csv")
+    assert means["difference"].abs().max() <= 0.01
+    gains = pd.read_csv(cross_report / "tables" / "gains.csv")
+    assert set(gains["method"]) == {"hard", "soft", "soft+transfer", "stacking"}
+    # the csv keeps 6 significant digits
+    assert ((gains["accuracy"] - gains["baseline"] - gains["gain"]).abs() < 1e-6).all()
+
+
+def test_cross_paradigm_bad_params_exit_2(capsys):
+    assert cli.main(["run", "cross_paradigm", "--smoke", "-p", "teachers=[xgboost]"]) == 2
+    err = capsys.readouterr().err
+    assert "teachers" in err and "xgboost" in err and "ensemble" in err

@@ -97,6 +97,14 @@ def test_paired_test_constant_nonzero_difference():
     assert c.mean_diff == pytest.approx(0.1) and c.p_value == 0.0
 
 
+def test_paired_test_constant_difference_up_to_rounding():
+    # one test sample of 114 better on every split: differences equal up to float rounding
+    a = [111 / 114, 110 / 114]
+    b = [112 / 114, 111 / 114]
+    assert np.ptp(np.subtract(a, b)) > 0  # the rounding this test is about
+    assert paired_test(a, b).p_value == 0.0
+
+
 def test_prediction_interval_by_hand():
     # mean 2, sd 1, n 3: half width 4.302653 · √(1 + 1/3) = 4.968275
     lo, hi = prediction_interval([1.0, 2.0, 3.0])

@@ -1,6 +1,7 @@
 """kdkit.paradigms: soft targets for every family, the innovations, the compatibility score."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import load_iris, make_classification
 from sklearn.linear_model import LogisticRegression
@@ -238,3 +239,16 @@ def test_unknown_dataset_names_the_allowed_ones():
     from kdkit.studies.cross_paradigm import load_dataset
     with pytest.raises(ValueError, match="unknown dataset 'mnist'; allowed: breast_cancer"):
         load_dataset("mnist")
+
+
+def test_sound_study_is_reproducible_and_pairs_each_student_with_its_baseline():
+    from kdkit.studies.cross_paradigm import gains, sound_study
+    kw = dict(teachers=["lr", "rf"], students=["lr", "rf"], methods=["hard", "soft"],
+              temperature=2.0, alpha=0.5, transfer_ratio=0.5)
+    a, ca = sound_study("iris", 3, **kw)
+    b, cb = sound_study("iris", 3, **kw)
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "predict_us"} for r in rows]  # noqa: E731
+    assert drop(a) == drop(b) and ca == cb
+    g = gains(pd.DataFrame(a))
+    assert len(g[g["role"] == "student"]) == 2 * 2 * 2  # teachers × students × methods
+    assert (g["baseline"] > 0.5).all()

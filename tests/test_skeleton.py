@@ -1,0 +1,73 @@
+"""kdkit.data.skeleton: the synthetic generator and the UTD-MHAD loader."""
+
+import numpy as np
+import pytest
+from scipy.io import loadmat, savemat
+
+from kdkit.data import DataError
+from kdkit.data.skeleton import (
+    ACTIONS,
+    OFFSETS,
+    PARENTS,
+    J,
+    _rot,
+    forward_kinematics,
+    load_utd_mhad,
+    synthetic_skeletons,
+)
+
+
+def test_rest_pose_bone_lengths_follow_the_offsets_and_scale():
+    scale = np.full(20, 1.1)
+    pos = forward_kinematics(scale, {}, 1)[0]
+    for j, p in enumerate(PARENTS[1:], start=1):
+        assert np.linalg.norm(pos[j] - pos[p]) == pytest.approx(1.1 * np.linalg.norm(OFFSETS[j]))
+
+
+def test_rotating_a_joint_moves_only_its_subtree():
+    rest = forward_kinematics(np.ones(20), {}, 1)[0]
+    bent = forward_kinematics(np.ones(20), {J["elbow_right"]: _rot("x", np.array([1.0]))}, 1)[0]
+    moved = np.flatnonzero(np.abs(bent - rest).sum(axis=1) > 1e-9)
+    assert set(moved) == {J["wrist_right"], J["hand_right"]}
+    # rigid: the forearm keeps its length
+    assert np.linalg.norm(bent[10] - bent[9]) == pytest.approx(np.linalg.norm(rest[10] - rest[9]))
+
+
+def test_synthetic_set_is_seeded_and_varied():
+    a = synthetic_skeletons(n_subjects=2, n_trials=2, seed=3)
+    b = synthetic_skeletons(n_subjects=2, n_trials=2, seed=3)
+    assert len(a.sequences) == 2 * 2 * len(ACTIONS) and len(ACTIONS) >= 8
+    assert all(np.array_equal(x, y) for x, y in zip(a.sequences, b.sequences))
+    lengths = {len(s) for s in a.sequences}
+    assert len(lengths) > 5 and min(lengths) >= 30 and max(lengths) <= 60
+    assert a.sequences[0].shape[1:] == (20, 3)
+    (tr, ytr), (te, yte) = a.split_by_subject([1])
+    assert len(tr) == len(te) == 2 * len(ACTIONS)
+    with pytest.raises(ValueError, match="unknown actions"):
+        synthetic_skeletons(actions=["moonwalk"])
+
+
+def test_utd_mhad_loader_reads_the_original_format(tmp_path):
+    rng = np.random.default_rng(0)
+    for a, s, t, T in [(1, 1, 1, 5), (2, 1, 1, 7), (27, 8, 4, 3)]:
+        savemat(tmp_path / f"a{a}_s{s}_t{t}_skeleton.mat", {"d_skel": rng.normal(size=(20, 3, T))})
+    (tmp_path / "readme.txt").write_text("ignored")
+    data = load_utd_mhad(tmp_path)
+    assert [len(x) for x in data.sequences] == [5, 7, 3]
+    assert data.y.tolist() == [0, 1, 26] and data.subject.tolist() == [1, 1, 8]
+    assert data.trial.tolist() == [1, 1, 4] and len(data.actions) == 27
+    raw = loadmat(tmp_path / "a2_s1_t1_skeleton.mat")["d_skel"]
+    np.testing.assert_array_equal(data.sequences[1][4], raw[:, :, 4])  # frame 4: 20 × 3
+
+
+def test_utd_mhad_loader_errors(tmp_path):
+    with pytest.raises(DataError, match="folder not found"):
+        load_utd_mhad(tmp_path / "nope")
+    with pytest.raises(DataError, match="no a\\*_s\\*_t\\*_skeleton.mat"):
+        load_utd_mhad(tmp_path)
+    savemat(tmp_path / "a1_s1_t1_skeleton.mat", {"skel": np.zeros((20, 3, 2))})
+    with pytest.raises(DataError, match="no variable d_skel"):
+        load_utd_mhad(tmp_path)
+    savemat(tmp_path / "a1_s1_t1_skeleton.mat", {"d_skel": np.zeros((25, 3, 2))})
+    with pytest.raises(DataError, match="expected \\(20, 3, T\\)"):
+        load_utd_mhad(tmp_path)

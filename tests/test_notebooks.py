@@ -174,3 +174,36 @@ def test_cross_paradigm_bad_params_exit_2(capsys):
     assert cli.main(["run", "cross_paradigm", "--smoke", "-p", "teachers=[xgboost]"]) == 2
     err = capsys.readouterr().err
     assert "teachers" in err and "xgboost" in err and "ensemble" in err
+
+
+def test_papermill_reads_every_parameter_of_every_notebook():
+    """papermill must parse each line of the parameters cell, or -p values are dropped."""
+    import papermill as pm
+
+    from kdkit import params as kparams
+    from kdkit import runner
+    for study in runner.studies():
+        nb = runner.notebook_path(study)
+        assert set(pm.inspect_notebook(str(nb))) == set(kparams.read_schema(nb)), study
+
+
+@pytest.fixture(scope="module")
+def geo_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    assert cli.main(["run", "geometric_kd", "--smoke", "--out", str(out), "--no-progress"]) == 0
+    return out / "geometric_kd"
+
+
+def test_geometric_kd_report(geo_report):
+    for f in ("metrics.json", "claims.csv", "figures/procrustes_alignment.png",
+              "figures/dtw_path.png", "figures/accuracy.png", "figures/confusion.png",
+              "tables/students.csv", "tables/soft_targets.csv", "tables/inference.csv"):
+        assert (geo_report / f).exists(), f
+    with open(geo_report / "claims.csv") as f:
+        verdicts = {r["claim"]: r["verdict"] for r in csv.DictReader(f)}
+    # at T = 3 the seed's targets are near uniform on any data set
+    assert verdicts["The seed's soft targets (T = 3) carry the teacher's knowledge"] \
+        == "not supported"
+    m = json.loads((geo_report / "metrics.json").read_text())
+    assert 0 <= m["headline"]["1-NN teacher"] <= 1
+    assert m["target_stats"]["seed (T = 3)"]["mean max prob"] < 0.2

@@ -115,8 +115,11 @@ def forward_kinematics(bone_scale: np.ndarray, rotations: dict, T: int) -> np.nd
 
 
 def synthetic_skeletons(n_subjects: int = 8, n_trials: int = 3, actions=None, *,
-                        length=(30, 60), noise: float = 0.01, seed: int = 0) -> SkeletonSet:
-    """One sequence per action × subject × trial, seeded."""
+                        length=(30, 60), noise: float = 0.08, sway: float = 1.0,
+                        seed: int = 0) -> SkeletonSet:
+    """One sequence per action × subject × trial, seeded. ``sway`` (radians) adds a random
+    slow idle motion of the spine, shoulders and hips to every trial, so that actions
+    overlap; ``noise`` is the joint jitter (metres)."""
     names = tuple(actions or ACTIONS)
     unknown = [a for a in names if a not in ACTIONS]
     if unknown:
@@ -131,9 +134,14 @@ def synthetic_skeletons(n_subjects: int = 8, n_trials: int = 3, actions=None, *,
             for t in range(n_trials):
                 T = int(rng.integers(length[0], length[1] + 1))
                 phase = np.linspace(0, 1, T) ** rng.uniform(0.7, 1.4)
-                amp = rng.uniform(0.85, 1.15)
+                amp = rng.uniform(0.7, 1.2)
                 rots = {J[j]: _rot(axis, amp * ang)
                         for j, (axis, ang) in ACTIONS[name](phase).items()}
+                for j in ("spine", "shoulder_left", "shoulder_right", "hip_left", "hip_right"):
+                    axis = "xyz"[int(rng.integers(3))]
+                    idle = _rot(axis, sway * rng.uniform(-1, 1) * np.sin(
+                        2 * np.pi * rng.uniform(0.3, 1.5) * phase + rng.uniform(0, 6.3)))
+                    rots[J[j]] = rots[J[j]] @ idle if J[j] in rots else idle
                 x = forward_kinematics(scale, rots, T)
                 yaw = _rot("y", np.array(rng.uniform(0, 2 * np.pi)))
                 x = rng.uniform(0.8, 1.25) * x @ yaw.T + rng.normal(0, 0.5, size=3)

@@ -1,0 +1,61 @@
+"""The transformer student of geometric_kd: what the seed's model ignores, and the fix."""
+
+import numpy as np
+import pytest
+import torch
+
+from kdkit.geometry.student import MotionTransformer, fit_student, pad, predict
+
+
+def _model(faithful):
+    torch.manual_seed(0)
+    m = MotionTransformer(6, 3, nhead=2, layers=1, ff=16, dropout=0.0, faithful=faithful)
+    return m.eval()
+
+
+def test_seed_model_ignores_frame_order_and_fixed_model_does_not():
+    x = torch.randn(1, 7, 6)
+    perm = x[:, torch.randperm(7)]
+    L = torch.tensor([7])
+    with torch.no_grad():
+        f = _model(True)
+        assert torch.allclose(f(x, L), f(perm, L), atol=1e-5)
+        g = _model(False)
+        assert not torch.allclose(g(x, L), g(perm, L), atol=1e-4)
+
+
+def test_fixed_model_ignores_padding_and_seed_model_does_not():
+    x = torch.randn(1, 5, 6)
+    padded = torch.cat([x, torch.zeros(1, 4, 6)], dim=1)
+    L = torch.tensor([5])
+    with torch.no_grad():
+        g = _model(False)
+        assert torch.allclose(g(x, L), g(padded, L), atol=1e-5)
+        f = _model(True)
+        assert not torch.allclose(f(x, L), f(padded, L), atol=1e-4)
+
+
+def test_pad_centres_on_the_hip_and_keeps_lengths():
+    seqs = [np.ones((3, 2, 3)) * 5, np.arange(12, dtype=float).reshape(2, 2, 3)]
+    X, L = pad(seqs)
+    assert X.shape == (2, 3, 6) and L.tolist() == [3, 2]
+    np.testing.assert_allclose(X[0], 0.0)
+    assert (X[1, 2] == 0).all()  # padding
+
+
+def test_fit_student_learns_a_separable_toy_and_is_seeded():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 12)
+    X = rng.normal(size=(24, 6, 6)).astype(np.float32) * 0.1
+    X[y == 1, :, 0] += 1.0
+    L = np.full(24, 6)
+    kw = dict(n_classes=2, epochs=15, lr=3e-3, seed=1,
+              arch={"nhead": 2, "layers": 1, "ff": 16, "dropout": 0.0})
+    a = fit_student(X, L, y, **kw)
+    b = fit_student(X, L, y, **kw)
+    pa, _ = predict(a, X, L)
+    assert (pa == y).mean() > 0.9
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    with pytest.raises(ValueError, match="loss must be"):
+        fit_student(X, L, y, n_classes=2, loss="mse")

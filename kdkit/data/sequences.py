@@ -1,0 +1,53 @@
+"""Interaction logs as per-user sequences for next-item prediction (SASRec's protocol; Kang &
+McAuley, ICDM 2018): each user's items ordered by timestamp (ties by item id), leave-last-out —
+the last item is the test target, the second-to-last the validation target, the rest train.
+Items are re-indexed 1..n_items; 0 is padding. Users with fewer than 3 interactions are
+dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class SequenceData:
+    train: list          # per user: item ids for training (all but the last two)
+    valid_target: np.ndarray
+    test_target: np.ndarray
+    n_items: int
+    item_titles: dict    # new id -> title (may be empty)
+    name: str
+
+    def inputs(self, split: str, max_len: int) -> np.ndarray:
+        """Left-padded histories (n_users, max_len): train for ``valid``; train + the
+        validation item for ``test``."""
+        out = np.zeros((len(self.train), max_len), dtype=np.int64)
+        for u, seq in enumerate(self.train):
+            hist = list(seq) + ([int(self.valid_target[u])] if split == "test" else [])
+            hist = hist[-max_len:]
+            if hist:
+                out[u, -len(hist):] = hist
+        return out
+
+    def targets(self, split: str) -> np.ndarray:
+        return self.valid_target if split == "valid" else self.test_target
+
+
+def to_sequences(log: pd.DataFrame, titles: dict | None = None, name: str = "") -> SequenceData:
+    """``log`` has columns user, item, timestamp."""
+    log = log.sort_values(["user", "timestamp", "item"], kind="stable")
+    counts = log.groupby("user")["item"].transform("size")
+    log = log[counts >= 3]
+    ids = {raw: i + 1 for i, raw in enumerate(sorted(log["item"].unique()))}
+    train, valid, test = [], [], []
+    for _, g in log.groupby("user", sort=True):
+        items = [ids[i] for i in g["item"]]
+        train.append(items[:-2])
+        valid.append(items[-2])
+        test.append(items[-1])
+    titles = {ids[k]: v for k, v in (titles or {}).items() if k in ids}
+    return SequenceData(train, np.array(valid), np.array(test), len(ids), titles, name)

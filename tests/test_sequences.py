@@ -1,0 +1,19 @@
+"""Per-user sequences, leave-last-out."""
+
+import numpy as np
+import pandas as pd
+
+from kdkit.data.sequences import to_sequences
+
+
+def test_leave_last_out_by_timestamp_and_padding():
+    log = pd.DataFrame({"user": [1, 1, 1, 1, 2, 2, 2, 3, 3],
+                        "item": [30, 10, 20, 40, 10, 30, 20, 10, 20],
+                        "timestamp": [3, 1, 2, 4, 5, 5, 6, 1, 2]})
+    d = to_sequences(log, {10: "a", 99: "x"})
+    # user 3 has 2 interactions: dropped; items 10,20,30,40 -> 1,2,3,4
+    assert d.n_items == 4 and len(d.train) == 2 and d.item_titles == {1: "a"}
+    assert d.train[0] == [1, 2] and d.valid_target[0] == 3 and d.test_target[0] == 4
+    assert d.train[1] == [1] and d.valid_target[1] == 3 and d.test_target[1] == 2  # tie: by id
+    np.testing.assert_array_equal(d.inputs("valid", 3), [[0, 1, 2], [0, 0, 1]])
+    np.testing.assert_array_equal(d.inputs("test", 2), [[2, 3], [1, 3]])

@@ -55,6 +55,10 @@ def run(data_dir: str, log: Path, specs: list[str], seed: int = 0) -> None:
             print(f"{spec}: already in {log}, skipped")
             continue
         teacher = None
+        if method != "teacher" and not ckpt.exists():
+            raise SystemExit(f"{spec}: no teacher checkpoint {ckpt}; run teacher:{teacher_dim} "
+                             "with this log first (a teacher already in the log is skipped, "
+                             "so start a new log if its checkpoint is gone)")
         if method != "teacher":
             teacher = build_model("mf", data, teacher_dim, seed=seed, init_std=p.init_std)
             teacher.load_state_dict(torch.load(ckpt))

@@ -60,9 +60,10 @@ def test_knn_ties_go_to_the_smallest_label():
 
 
 def test_kd_loss_by_hand():
-    z = torch.tensor([[0.0, 0.0]])
+    z = torch.tensor([[3.0, 0.0]])
     teacher = torch.tensor([[0.75, 0.25]])
-    # CE = log 2; KL(p || 0.5) = 0.75 log 1.5 + 0.25 log 0.5
-    kl = 0.75 * np.log(1.5) + 0.25 * np.log(0.5)
-    expected = 0.5 * np.log(2) + 0.5 * 9 * kl
-    assert kd_loss(z, torch.tensor([0]), teacher, 3.0).item() == pytest.approx(expected, rel=1e-6)
+    # CE(z, 0) = log(1 + e^-3); at T = 3 the student is softmax([1, 0]) = [σ(1), σ(-1)]
+    s = 1 / (1 + np.exp(-1.0))
+    kl = 0.75 * np.log(0.75 / s) + 0.25 * np.log(0.25 / (1 - s))
+    expected = 0.5 * np.log(1 + np.exp(-3.0)) + 0.5 * 9 * kl
+    assert kd_loss(z, torch.tensor([0]), teacher, 3.0).item() == pytest.approx(expected, rel=1e-5)

@@ -45,3 +45,17 @@ def test_fisher_of_a_linear_model_matches_the_closed_form():
         r = X @ model.weight[0] - y
         expected = float(((r[:, None] * X) ** 2).sum(dim=1).mean())
     assert F["w"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_layer_map_and_layerwise_loss_by_hand():
+    from kdkit.distill.layerwise import LayerwiseKD, layer_map
+    assert layer_map(2, 6) == [2, 5] and layer_map(3, 3) == [0, 1, 2]
+    kd = LayerwiseKD(2, 2, weights=[1.0, 3.0], teacher_layers=2, gamma=0.5)
+    for p in kd.proj:  # identity projections
+        torch.nn.init.eye_(p.weight)
+        torch.nn.init.zeros_(p.bias)
+    s = [torch.zeros(1, 2, 2), torch.zeros(1, 2, 2)]
+    t = [torch.ones(1, 2, 2), 2 * torch.ones(1, 2, 2)]
+    mask = torch.tensor([[True, False]])  # the second position is padding
+    # layer 0: MSE 1 (w 1), layer 1: MSE 4 (w 3) -> 0.5 · (1 + 12) = 6.5
+    assert kd(s, t, mask).item() == pytest.approx(6.5)

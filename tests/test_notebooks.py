@@ -205,5 +205,5 @@ def test_geometric_kd_report(geo_report):
     assert verdicts["The seed's soft targets (T = 3) carry the teacher's knowledge"] \
         == "not supported"
     m = json.loads((geo_report / "metrics.json").read_text())
-    assert 0 <= m["headline"]["1-NN teacher"] <= 1
+    assert m["headline"]["1-NN teacher"] > 0.5  # 9 actions: chance is 0.11
     assert m["target_stats"]["seed (T = 3)"]["mean max prob"] < 0.2

@@ -114,3 +114,14 @@ def test_prediction_interval_by_hand():
 
 def test_direction_verdict_nan_p_is_inconclusive():
     assert direction_verdict(-0.1, float("nan"), "<") == "inconclusive"
+
+
+def test_spearman_ci_by_hand():
+    from kdkit.stats import spearman_ci
+    e = spearman_ci([1, 2, 3, 4, 5], [2, 4, 5, 8, 9], n_boot=200)
+    assert (e.mean, e.ci_low, e.ci_high) == (pytest.approx(1.0), pytest.approx(1.0),
+                                             pytest.approx(1.0))
+    # one swapped pair of 4: rho = 1 - 6·2/(4·15) = 0.8
+    assert spearman_ci([1, 2, 3, 4], [1, 3, 2, 4], n_boot=50).mean == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="at least 3"):
+        spearman_ci([1, 2], [1, 2])

@@ -81,7 +81,10 @@ def _rotation(m, out, x, cof):
         out[:, :] = x
         return
     h = x.T @ m  # symmetric positive definite: V Σ Vᵀ
-    v = _smallest_eigenvector(0.5 * (h + h.T))
+    v = np.empty(3)
+    if not _smallest_eigenvector(0.5 * (h + h.T), v):  # repeated eigenvalues
+        _svd_rotation(m, out)
+        return
     qv = x @ v
     for i in range(3):
         for j in range(3):
@@ -89,13 +92,16 @@ def _rotation(m, out, x, cof):
 
 
 @njit(cache=True, fastmath=_FAST, error_model="numpy")
-def _smallest_eigenvector(a):
-    """Unit eigenvector of the smallest eigenvalue of a symmetric 3 × 3 (closed-form
-    eigenvalue, Smith 1961; the vector from cross products of the rows of a − λI)."""
+def _smallest_eigenvector(a, v):
+    """Write into v the unit eigenvector of the smallest eigenvalue of a symmetric 3 × 3
+    (closed-form eigenvalue, Smith 1961; the vector from cross products of the rows of
+    a − λI). Returns False when it is not unique (repeated eigenvalues)."""
     p1 = a[0, 1] ** 2 + a[0, 2] ** 2 + a[1, 2] ** 2
     q = (a[0, 0] + a[1, 1] + a[2, 2]) / 3.0
     p2 = (a[0, 0] - q) ** 2 + (a[1, 1] - q) ** 2 + (a[2, 2] - q) ** 2 + 2.0 * p1
     p = np.sqrt(p2 / 6.0)
+    if p < 1e-12:
+        return False
     b = (a - q * np.eye(3)) / p
     r = (b[0, 0] * (b[1, 1] * b[2, 2] - b[1, 2] * b[2, 1])
          - b[0, 1] * (b[1, 0] * b[2, 2] - b[1, 2] * b[2, 0])
@@ -110,7 +116,10 @@ def _smallest_eigenvector(a):
         n = w[0] * w[0] + w[1] * w[1] + w[2] * w[2]
         if n > bn:
             bn, best = n, w
-    return best / np.sqrt(bn)
+    if bn < 1e-20:
+        return False
+    v[:] = best / np.sqrt(bn)
+    return True
 
 
 @njit(cache=True, fastmath=_FAST, error_model="numpy")

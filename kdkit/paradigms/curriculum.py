@@ -1,7 +1,9 @@
 """Progressive (curriculum) distillation, really staged (Bengio et al., 2009, curriculum
 learning; the seed computed this curriculum and then trained on all data). Rows are sorted
 by the teacher's normalised entropy, easiest first; stage k of K trains a warm-started student
-for ``epochs / K`` epochs on the easiest k/K of the rows with their soft targets.
+on the easiest k/K of the rows with their soft targets, for 2·epochs/(K + 1) epochs, so that
+the whole curriculum makes as many passes over rows as ``epochs`` epochs on all of them.
+Classes and input scaling are set from all rows first (an easy stage may miss a class).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ def stages(teacher_probs: np.ndarray, n_stages: int = 3) -> list[np.ndarray]:
 def fit_curriculum(student, X, y, teacher_probs, n_stages: int = 3):
     """Fit a clone of ``student`` (a ``SoftTargetMLP``) stage by stage; return it."""
     total = student.epochs
-    model = clone(student).set_params(warm_start=True,
-                                      epochs=max(1, total // n_stages))
+    model = clone(student).set_params(warm_start=True, epochs=0).fit(X, y)  # classes, scaling
+    model.set_params(epochs=max(1, round(2 * total / (n_stages + 1))))
     for idx in stages(teacher_probs, n_stages):
         model.fit(X[idx], y[idx], soft_targets=teacher_probs[idx])
     return model

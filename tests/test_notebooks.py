@@ -15,6 +15,13 @@ from kdkit.data.movielens import load_ml100k
 pytestmark = pytest.mark.notebook
 
 
+def smoke(tmp_path_factory, study):
+    """Run ``study`` with its notebook defaults into a fresh folder; return the report."""
+    out = tmp_path_factory.mktemp("reports")
+    assert cli.main(["run", study, "--smoke", "--out", str(out), "--no-progress"]) == 0
+    return out / study
+
+
 @pytest.fixture(scope="module")
 def bpr_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
@@ -106,9 +113,7 @@ def test_bpr_kd_study_checks_exit_2(tmp_path, capsys, override, message):
 
 @pytest.fixture(scope="module")
 def topology_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    assert cli.main(["run", "topology_kd", "--smoke", "--out", str(out), "--no-progress"]) == 0
-    return out / "topology_kd"
+    return smoke(tmp_path_factory, "topology_kd")
 
 
 def test_topology_kd_report(topology_report):
@@ -140,10 +145,7 @@ def test_topology_kd_study_checks_exit_2(tmp_path, capsys, override, message):
 
 @pytest.fixture(scope="module")
 def cross_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    assert cli.main(["run", "cross_paradigm", "--smoke", "--out", str(out),
-                     "--no-progress"]) == 0
-    return out / "cross_paradigm"
+    return smoke(tmp_path_factory, "cross_paradigm")
 
 
 def test_cross_paradigm_report(cross_report):
@@ -189,9 +191,7 @@ def test_papermill_reads_every_parameter_of_every_notebook():
 
 @pytest.fixture(scope="module")
 def geo_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    assert cli.main(["run", "geometric_kd", "--smoke", "--out", str(out), "--no-progress"]) == 0
-    return out / "geometric_kd"
+    return smoke(tmp_path_factory, "geometric_kd")
 
 
 def test_geometric_kd_report(geo_report):
@@ -207,3 +207,18 @@ def test_geometric_kd_report(geo_report):
     m = json.loads((geo_report / "metrics.json").read_text())
     assert m["headline"]["1-NN teacher"] > 0.5  # 9 actions: chance is 0.11
     assert m["target_stats"]["seed (T = 3)"]["mean max prob"] < 0.2
+
+
+def test_fisher_layerwise_report(tmp_path_factory):
+    rep = smoke(tmp_path_factory, "fisher_layerwise")
+    for f in ("metrics.json", "claims.csv", "figures/schemes.png", "figures/fisher_heatmap.png",
+              "tables/schemes.csv", "tables/weights.csv", "tables/size_latency.csv"):
+        assert (rep / f).exists(), f
+    m = json.loads((rep / "metrics.json").read_text())
+    fisher = m["teacher_fisher"]
+    assert len(fisher) == 2 and all(v > 0 for v in fisher.values())  # two teacher layers
+    sizes = pd.read_csv(rep / "tables" / "size_latency.csv").set_index("model")
+    assert sizes.loc["student", "parameters"] < sizes.loc["teacher", "parameters"]
+    with open(rep / "claims.csv") as f:
+        verdicts = {r["claim"]: r["verdict"] for r in csv.DictReader(f)}
+    assert verdicts["3.2x faster inference"] == "not testable"

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 VERDICTS = ("supported", "not supported", "inconclusive", "not testable")
 CLAIM_COLUMNS = ("claim", "seed_value", "measured", "ci_low", "ci_high", "verdict", "note")
 
@@ -71,3 +73,25 @@ def value_verdict(seed_value: float, ci_low: float, ci_high: float, rel_tol: flo
     slack = abs(seed_value) * rel_tol
     inside = ci_low - slack <= seed_value <= ci_high + slack
     return "supported" if inside else "not supported"
+
+
+def paired_claim(a, b, expect: str, text: str, seed_value: str = "", note: str | None = None,
+                 *, relative: bool = False) -> Claim:
+    """A direction claim "a {expect} b" from per-seed values: the paired test's mean difference,
+    CI and :func:`direction_verdict`; with one seed the difference is shown as inconclusive.
+    The note says how (``; relative ±x %`` of b's mean when ``relative``), then ``note``."""
+    from .stats import paired_test
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2:
+        how, diff, lo, hi, verdict = ("one seed: direction shown, no test",
+                                      float(a.mean() - b.mean()), None, None, "inconclusive")
+    else:
+        c = paired_test(a, b)
+        how = f"paired over {c.n} seeds, p = {c.p_value:.3g}"
+        if relative:
+            how += f"; relative {c.mean_diff / b.mean():+.1%}"
+        diff, lo, hi = c.mean_diff, c.ci_low, c.ci_high
+        verdict = direction_verdict(c.mean_diff, c.p_value, expect)
+    return Claim(text, seed_value, diff, lo, hi, verdict,
+                 how if note is None else f"{how}. {note}")

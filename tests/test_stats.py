@@ -125,3 +125,14 @@ def test_spearman_ci_by_hand():
     assert spearman_ci([1, 2, 3, 4], [1, 3, 2, 4], n_boot=50).mean == pytest.approx(0.8)
     with pytest.raises(ValueError, match="at least 3"):
         spearman_ci([1, 2], [1, 2])
+
+
+def test_paired_claim_notes_and_verdicts():
+    from kdkit.claims import paired_claim
+    c = paired_claim([0.3, 0.5, 0.7], [0.2, 0.4, 0.6], ">", "a beats b", note="x")
+    assert c.verdict == "supported" and c.note == "paired over 3 seeds, p = 0. x"
+    one = paired_claim([0.5], [0.2], ">", "a beats b")
+    assert one.verdict == "inconclusive" and one.measured == pytest.approx(0.3)
+    assert one.note == "one seed: direction shown, no test"
+    rel = paired_claim([0.3, 0.5, 0.7], [0.2, 0.4, 0.6], "<", "a below b", relative=True)
+    assert rel.verdict == "not supported" and "relative +25.0%" in rel.note

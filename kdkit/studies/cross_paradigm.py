@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 
-from ..claims import Claim, direction_verdict
+from ..claims import Claim, paired_claim
 from ..paradigms import compatibility as compat
 from ..paradigms.curriculum import fit_curriculum
 from ..paradigms.faithful import SEED_MODE_MEANS, mode_means, run_faithful
@@ -275,14 +275,7 @@ def faithful_study(datasets, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def _direction(a, b, expect: str, text: str, seed_value: str = "", note: str = "") -> Claim:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(a) < 2:
-        return Claim(text, seed_value, float(a.mean() - b.mean()), None, None, "inconclusive",
-                     "one seed: direction shown, no test. " + note)
-    c = paired_test(a, b)
-    return Claim(text, seed_value, c.mean_diff, c.ci_low, c.ci_high,
-                 direction_verdict(c.mean_diff, c.p_value, expect),
-                 f"paired over {c.n} seeds, p = {c.p_value:.3g}. " + note)
+    return paired_claim(a, b, expect, text, seed_value, note)
 
 
 def claims(rows: pd.DataFrame, g: pd.DataFrame, comp: pd.DataFrame, innov: pd.DataFrame,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..claims import Claim, direction_verdict
+from ..claims import Claim, direction_verdict, paired_claim
 from ..data.movielens import load_ml100k
 from ..data.sequences import SequenceData, to_sequences
 from ..distill.fisher import layer_fisher
@@ -187,14 +187,7 @@ def _paired(res, a, b, text, seed_value="", note=""):
     piv = res.pivot_table(index="seed", columns="model", values=METRIC)
     if a not in piv or b not in piv:
         return None
-    if len(piv) < 2:
-        return Claim(text, seed_value, float(piv[a].mean() - piv[b].mean()), None, None,
-                     "inconclusive", "one seed: direction shown, no test. " + note)
-    c = paired_test(piv[a], piv[b])
-    rel = c.mean_diff / piv[b].mean()
-    return Claim(text, seed_value, c.mean_diff, c.ci_low, c.ci_high,
-                 direction_verdict(c.mean_diff, c.p_value, ">"),
-                 f"paired over {c.n} seeds, p = {c.p_value:.3g}; relative {rel:+.1%}. " + note)
+    return paired_claim(piv[a], piv[b], ">", text, seed_value, note, relative=True)
 
 
 def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame) -> list[Claim]:

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..claims import Claim, direction_verdict
+from ..claims import Claim, paired_claim
 from ..data.skeleton import load_utd_mhad, synthetic_skeletons
 from ..distill.distance_targets import (
     choose_temperature,
@@ -27,7 +27,7 @@ from ..distill.distance_targets import (
 from ..geometry.distance import distance_matrix
 from ..geometry.student import fit_student, pad, predict
 from ..params import require
-from ..stats import mean_ci, paired_test
+from ..stats import mean_ci
 
 # (name, loss, targets, faithful architecture)
 STUDENTS = (("CE", "ce", None, False), ("KD, seed targets", "kd", "seed", False),
@@ -119,14 +119,7 @@ def students(tr, ytr, te, yte, targets: dict, p: dict, n_classes: int, progress=
 
 def _paired(df, a, b, expect, text, seed_value="", note=""):
     piv = df.pivot_table(index="seed", columns="student", values="accuracy")
-    if len(piv) < 2:
-        d = float(piv[a].mean() - piv[b].mean())
-        return Claim(text, seed_value, d, None, None, "inconclusive",
-                     "one seed: direction shown, no test. " + note)
-    c = paired_test(piv[a], piv[b])
-    return Claim(text, seed_value, c.mean_diff, c.ci_low, c.ci_high,
-                 direction_verdict(c.mean_diff, c.p_value, expect),
-                 f"paired over {c.n} seeds, p = {c.p_value:.3g}. " + note)
+    return paired_claim(piv[a], piv[b], expect, text, seed_value, note)
 
 
 def claims(rows: pd.DataFrame, t: dict, targets: dict, n_classes: int, *, utd: bool,

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from ..claims import Claim, direction_verdict
+from ..claims import Claim, paired_claim
 from ..distill.ftd import make_ftd
 from ..distill.htd import HTD
 from ..params import require
@@ -23,7 +23,7 @@ from ..recsys.bpr_mf import BPRMF, bpr_loss
 from ..recsys.metrics import evaluate
 from ..recsys.ncf import NCF
 from ..recsys.train import train_bpr
-from ..stats import mean_ci, paired_test, set_seed
+from ..stats import mean_ci, set_seed
 
 METHODS = ("student", "ftd", "htd")
 LABELS = {"teacher": "Teacher", "student": "Student (no KD)", "ftd": "FTD", "htd": "HTD"}
@@ -199,14 +199,7 @@ def claims(results: pd.DataFrame, metric: str, *, citeulike: bool, protocol: Pro
 
 
 def _compare(a, b, expect, text) -> Claim:
-    if len(a) < 2:
-        d = float(a.iloc[0] - b.iloc[0])
-        return Claim(text, "", d, None, None, "inconclusive",
-                     "one seed: direction shown, no test")
-    c = paired_test(a, b)
-    return Claim(text, "", c.mean_diff, c.ci_low, c.ci_high,
-                 direction_verdict(c.mean_diff, c.p_value, expect),
-                 f"paired over {c.n} seeds, p = {c.p_value:.3g}")
+    return paired_claim(a, b, expect, text)
 
 
 def metrics_tree(results: pd.DataFrame, gaps: pd.DataFrame, metric: str, *, seeds, dataset,

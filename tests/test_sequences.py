@@ -17,3 +17,15 @@ def test_leave_last_out_by_timestamp_and_padding():
     assert d.train[1] == [1] and d.valid_target[1] == 3 and d.test_target[1] == 2  # tie: by id
     np.testing.assert_array_equal(d.inputs("valid", 3), [[0, 1, 2], [0, 0, 1]])
     np.testing.assert_array_equal(d.inputs("test", 2), [[2, 3], [1, 3]])
+
+
+def test_windows_cover_every_training_transition_once():
+    from kdkit.data.sequences import SequenceData
+    d = SequenceData(train=[[1, 2, 3, 4, 5, 6], [7], [8, 9]], valid_target=np.array([1, 1, 1]),
+                     test_target=np.array([1, 1, 1]), n_items=9, item_titles={}, name="t")
+    # user 0 with max_len 2: windows end at 6 and 4 and 2 -> [4,5,6], [2,3,4], [0,1,2];
+    # user 1 has no transition; user 2 gives [0,8,9]
+    np.testing.assert_array_equal(d.windows(2), [[4, 5, 6], [2, 3, 4], [0, 1, 2], [0, 8, 9]])
+    w = d.windows(2)
+    pairs = {(a, b) for row in w for a, b in zip(row[:-1], row[1:]) if a}
+    assert pairs == {(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (8, 9)}

@@ -33,6 +33,21 @@ class SequenceData:
                 out[u, -len(hist):] = hist
         return out
 
+    def windows(self, max_len: int) -> np.ndarray:
+        """Every user's training items cut into left-padded windows of ``max_len + 1`` (inputs
+        and next-item targets), the last ending at the last training item; consecutive windows
+        share one item, so every training transition appears exactly once."""
+        out = []
+        for seq in self.train:
+            end = len(seq)
+            while end > 1:
+                w = seq[max(0, end - max_len - 1):end]
+                row = np.zeros(max_len + 1, dtype=np.int64)
+                row[-len(w):] = w
+                out.append(row)
+                end -= max_len
+        return np.stack(out) if out else np.zeros((0, max_len + 1), dtype=np.int64)
+
     def targets(self, split: str) -> np.ndarray:
         return self.valid_target if split == "valid" else self.test_target
 

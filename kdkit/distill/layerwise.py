@@ -32,9 +32,10 @@ class LayerwiseKD(nn.Module):
         self.gamma, self.logit_weight, self.T = gamma, logit_weight, temperature
 
     def forward(self, s_hidden, t_hidden, mask, s_logits=None, t_logits=None):
-        """``mask`` (B, T) marks real positions; hidden lists are per layer (B, T, d)."""
+        """``mask`` (B, T) marks real positions; hidden lists are per layer (B, T, d); the
+        teacher list may hold None for layers no student layer reads."""
         m = mask[..., None].float()
-        n = m.sum() * t_hidden[0].shape[-1]
+        n = m.sum() * t_hidden[self.map[0]].shape[-1]
         loss = s_hidden[0].new_zeros(())
         for i, (p, h) in enumerate(zip(self.proj, s_hidden)):
             diff = (p(h) - t_hidden[self.map[i]]) ** 2

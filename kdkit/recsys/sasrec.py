@@ -60,17 +60,24 @@ def rank_metrics(model: SASRec, inputs: np.ndarray, targets: np.ndarray,
                  batch_size: int = 512) -> dict:
     """Full-ranking metrics of ``targets`` given left-padded ``inputs`` (history masked)."""
     model.eval()
-    ranks = []
+    scores = []
     for s in range(0, len(inputs), batch_size):
-        x = torch.as_tensor(inputs[s:s + batch_size])
-        final, _ = model(x)
-        sc = model.scores(final[:, -1])
-        tgt = torch.as_tensor(targets[s:s + batch_size])
-        t_score = sc.gather(1, tgt[:, None])
-        sc.scatter_(1, x, float("-inf"))  # seen items (and padding 0) cannot be recommended
-        sc.scatter_(1, tgt[:, None], t_score)  # unless it is the target itself
-        ranks.append((sc > t_score).sum(dim=1).numpy())
-    r = np.concatenate(ranks)  # 0 = top
+        final, _ = model(torch.as_tensor(inputs[s:s + batch_size]))
+        scores.append(model.scores(final[:, -1]))
+    return ranking_metrics(torch.cat(scores), inputs, targets)
+
+
+@torch.no_grad()
+def ranking_metrics(scores: torch.Tensor, inputs: np.ndarray, targets: np.ndarray) -> dict:
+    """NDCG@5, NDCG@10, Recall@10 and MRR of ``targets`` among all items, from ``scores``
+    (n, n_items + 1); every item of a row's history ``inputs`` (and the padding id 0) is out
+    of the ranking unless it is the target. Ties are counted in the target's favour."""
+    sc = scores.clone()
+    x, tgt = torch.as_tensor(inputs), torch.as_tensor(targets)
+    t_score = sc.gather(1, tgt[:, None])
+    sc.scatter_(1, x, float("-inf"))  # seen items (and padding 0) cannot be recommended
+    sc.scatter_(1, tgt[:, None], t_score)  # unless it is the target itself
+    r = (sc > t_score).sum(dim=1).numpy()  # 0 = top
     ndcg = lambda k: float(np.where(r < k, 1 / np.log2(r + 2), 0).mean())  # noqa: E731
     return {"NDCG@5": ndcg(5), "NDCG@10": ndcg(10), "Recall@10": float((r < 10).mean()),
             "MRR": float((1 / (r + 1)).mean())}

@@ -1,0 +1,59 @@
+"""The pretrained MiniLM teacher: history text, masked mean pooling, the head, Fisher groups."""
+
+import numpy as np
+import pytest
+import torch
+
+from kdkit.distill.fisher import layer_fisher
+from kdkit.recsys.lm_teacher import LMRecommender, history_text, load_minilm
+
+
+@pytest.fixture(scope="module")
+def lm():
+    tok, enc = load_minilm()
+    return LMRecommender(tok, enc, n_items=5)
+
+
+def test_history_text_keeps_the_last_window_oldest_first():
+    titles = {1: "Toy Story", 2: "GoldenEye", 3: "Heat"}
+    assert history_text([0, 0, 1, 2, 3], titles, 2) == "GoldenEye; Heat"
+    assert history_text([0, 4], titles, 3) == "item 4"  # a title we do not know
+
+
+def test_pooling_ignores_padding_and_layers_differ(lm):
+    short = "Toy Story; Heat"
+    with torch.no_grad():
+        alone = lm.layer_states([short])
+        batched = lm.layer_states(["a much longer history text " * 4, short])
+    assert alone.shape == (1, 7, 384)  # embeddings + 6 transformer layers
+    torch.testing.assert_close(batched[1], alone[0], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(alone[0, 1], alone[0, 6])
+    # encode() sorts by length and restores the order
+    enc = lm.encode(["a much longer history text " * 4, short], batch_size=1)
+    torch.testing.assert_close(enc[1], alone[0], atol=1e-4, rtol=1e-4)
+
+
+def test_fit_head_learns_a_separable_mapping_and_is_seeded(lm):
+    torch.manual_seed(0)
+    feats = torch.randn(40, 384)
+    targets = torch.arange(40) % 5
+    feats[torch.arange(40), targets] += 10.0  # feature j marks item j
+    lm.fit_head(feats, targets, epochs=30, lr=0.05, batch_size=8, seed=1)
+    assert (lm.scores(feats).argmax(1) == targets).all()
+    w = lm.head.weight.detach().clone()
+    lm.fit_head(feats, targets, epochs=30, lr=0.05, batch_size=8, seed=1)
+    assert torch.equal(w, lm.head.weight)
+
+
+def test_fisher_reaches_every_pretrained_layer(lm):
+    groups = lm.fisher_groups()
+    assert list(groups) == [f"layer {i}" for i in range(1, 7)]
+    sizes = {sum(p.numel() for p in ps) for ps in groups.values()}
+    assert len(sizes) == 1  # identical layers: Fisher sums are comparable
+    samples = [("Toy Story; Heat", 2), ("GoldenEye", 1)]
+    def loss(m, s):
+        return torch.nn.functional.cross_entropy(m([s[0]]), torch.tensor([s[1]]))
+    with lm.encoder_gradients():
+        F = layer_fisher(lm, groups, samples, loss)
+    assert all(np.isfinite(v) and v > 0 for v in F.values())
+    assert not any(p.requires_grad for p in lm.encoder.parameters())  # left frozen

@@ -1,6 +1,7 @@
 """The pretrained MiniLM teacher: history text, masked mean pooling, the head, Fisher groups."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -57,3 +58,43 @@ def test_fisher_reaches_every_pretrained_layer(lm):
         F = layer_fisher(lm, groups, samples, loss)
     assert all(np.isfinite(v) and v > 0 for v in F.values())
     assert not any(p.requires_grad for p in lm.encoder.parameters())  # left frozen
+
+
+def _tiny_data(n_users=10, n_items=12, seed=0):
+    from kdkit.data.sequences import SequenceData
+    rng = np.random.default_rng(seed)
+    train = [list(rng.integers(1, n_items + 1, size=int(rng.integers(4, 9))))
+             for _ in range(n_users)]
+    titles = {i: f"Movie number {i}" for i in range(1, n_items + 1)}
+    return SequenceData(train, rng.integers(1, n_items + 1, n_users),
+                        rng.integers(1, n_items + 1, n_users), n_items, titles, "tiny")
+
+
+def _tiny_params(**kw):
+    p = dict(teacher="sasrec", seeds=[0, 1], epochs=1, lr=0.01, batch_size=4, max_len=4,
+             teacher_dim=8, teacher_layers=2, student_dim=4, student_layers=2, heads=2,
+             dropout=0.0, schemes=["uniform", "fisher"], beta=1.5, betas=[], gammas=[0.1, 1.0],
+             logit_weight=0.5, fisher_samples=3, lm_window=2, lm_epochs=2, curve_every=0,
+             workers=1, threads=1)
+    p.update(kw)
+    return p
+
+
+def test_study_runs_with_the_minilm_teacher():
+    from kdkit.studies import fisher_layerwise as fl
+    data = _tiny_data()
+    t = fl.run(data, _tiny_params(teacher="minilm", seeds=[0]), progress=None)
+    assert set(t["results"]["model"]) == {"teacher", "student (no KD)", "uniform", "fisher"}
+    assert list(t["fishers"].columns) == ["seed"] + [f"layer {i}" for i in range(1, 7)]
+    assert len(t["gammas"]) == 2
+    sizes = t["sizes"].set_index("model")["parameters"]
+    assert sizes["teacher"] > 22_000_000 > sizes["student"]
+
+
+def test_worker_processes_give_the_same_tables_as_one_process():
+    from kdkit.studies import fisher_layerwise as fl
+    data = _tiny_data()
+    one = fl.run(data, _tiny_params(), progress=None)
+    two = fl.run(data, _tiny_params(workers=2), progress=None)
+    for k in ("results", "fishers", "gammas"):
+        pd.testing.assert_frame_equal(one[k], two[k])

@@ -212,11 +212,14 @@ def test_geometric_kd_report(geo_report):
 def test_fisher_layerwise_report(tmp_path_factory):
     rep = smoke(tmp_path_factory, "fisher_layerwise")
     for f in ("metrics.json", "claims.csv", "figures/schemes.png", "figures/fisher_heatmap.png",
-              "tables/schemes.csv", "tables/weights.csv", "tables/size_latency.csv"):
+              "tables/schemes.csv", "tables/weights.csv", "tables/size_latency.csv",
+              "tables/gamma_selection.csv", "tables/popularity.csv"):
         assert (rep / f).exists(), f
     m = json.loads((rep / "metrics.json").read_text())
     fisher = m["teacher_fisher"]
     assert len(fisher) == 2 and all(v > 0 for v in fisher.values())  # two teacher layers
+    assert m["gamma_chosen"]["0"] in (0.1, 1.0)  # the notebook's default gammas
+    assert 0 < m["popularity"]["NDCG@5"] < 1
     sizes = pd.read_csv(rep / "tables" / "size_latency.csv").set_index("model")
     assert sizes.loc["student", "parameters"] < sizes.loc["teacher", "parameters"]
     with open(rep / "claims.csv") as f:

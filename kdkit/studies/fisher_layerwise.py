@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,12 +66,18 @@ def load(ml100k_path=None) -> SequenceData:
 class TeacherStates:
     """A frozen teacher's outputs on the training windows: per-layer states the student
     layers are matched to (None where no student layer reads that layer) and the last layer
-    with its scoring function, for an optional logit term. (n_windows, T, d) at every input
-    position, or (n_windows, 1, d) at the last position only when ``last_only``."""
+    with the item scoring ``final @ item_weight.T + item_bias``, for an optional logit term.
+    (n_windows, T, d) at every input position, or (n_windows, 1, d) at the last position only
+    when ``last_only``. Only tensors, so that worker processes can receive it."""
     hidden: list
     final: torch.Tensor
-    score: Callable
+    item_weight: torch.Tensor
+    item_bias: torch.Tensor | None = None
     last_only: bool = False
+
+    def score(self, final: torch.Tensor) -> torch.Tensor:
+        out = final @ self.item_weight.T
+        return out if self.item_bias is None else out + self.item_bias
 
     def kd_terms(self, kd: LayerwiseKD, idx, seq, hidden, logits) -> torch.Tensor:
         """``kd``'s loss for the batch ``idx`` of windows ``seq`` given the student's outputs."""
@@ -138,7 +144,8 @@ def sasrec_states(teacher: SASRec, inputs: torch.Tensor, layers, batch_size: int
     outs = [teacher(inputs[s:s + batch_size]) for s in range(0, len(inputs), batch_size)]
     hidden = [torch.cat([o[1][i] for o in outs]) if i in layers else None
               for i in range(len(teacher.blocks))]
-    return TeacherStates(hidden, torch.cat([o[0] for o in outs]), teacher.scores)
+    return TeacherStates(hidden, torch.cat([o[0] for o in outs]),
+                         teacher.item.weight.detach().clone())
 
 
 class MiniLMTeacher:
@@ -181,7 +188,9 @@ class MiniLMTeacher:
         """Transformer layer i (0-based) is the LM's hidden state i + 1 (0 = embeddings)."""
         hidden = [self.windows[:, i + 1, None] if i in layers else None
                   for i in range(self.lm.n_layers)]
-        return TeacherStates(hidden, self.windows[:, -1, None], self.lm.scores, last_only=True)
+        head = self.lm.head
+        return TeacherStates(hidden, self.windows[:, -1, None], head.weight.detach().clone(),
+                             head.bias.detach().clone(), last_only=True)
 
     def fisher(self, n_samples: int, seed: int) -> np.ndarray:
         users = fisher_users(self.data, n_samples, seed)
@@ -197,6 +206,14 @@ class MiniLMTeacher:
     def score_batch(self, batch: int = 256):
         texts = self.eval_texts["test"][:batch]
         return lambda: self.lm(texts), len(texts)
+
+    def teacher(self, p: dict, seed: int) -> dict:
+        """Stage 1 of ``run`` for this teacher and ``seed`` (its own head)."""
+        self.fit(epochs=p["lm_epochs"], lr=p["lr"], batch_size=p["batch_size"], seed=seed)
+        mapped = set(layer_map(p["student_layers"], self.lm.n_layers))
+        return {"seed": seed, "curve": [], "metrics": self.metrics("test"),
+                "fisher": self.fisher(p["fisher_samples"], seed), "states": self.states(mapped),
+                "size": _size(self.lm, *self.score_batch())}
 
 
 @torch.no_grad()
@@ -220,116 +237,156 @@ def sasrec_scoring(model: SASRec, inputs: np.ndarray, batch: int = 256):
 
 
 def run(data: SequenceData, p: dict, progress=print) -> dict:
-    """Every seed (in ``p["workers"]`` processes for the SASRec teacher); returns a dict of
-    tables: results, fishers, curves, gammas, betas, sizes, popularity."""
-    seeds = p["seeds"]
-    if p["teacher"] == "minilm" or p["workers"] <= 1 or len(seeds) == 1:
-        lm = (MiniLMTeacher(data, torch.as_tensor(data.windows(p["max_len"])), p["max_len"],
-                            p["lm_window"], progress) if p["teacher"] == "minilm" else None)
-        parts = [run_seed(data, p, seed, lm, progress) for seed in seeds]
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(p["workers"], len(seeds)), mp_context=ctx) as pool:
-            parts = list(pool.map(run_seed, *zip(*[(data, p, seed) for seed in seeds])))
-            for part in parts:
-                progress(part["log"])
-    tables = {k: pd.DataFrame([r for part in parts for r in part[k]])
-              for k in ("results", "fishers", "curves", "gammas", "betas")}
-    tables["sizes"] = pd.DataFrame(parts[0]["sizes"])
+    """The whole study in three stages, each spread over ``p["workers"]`` processes: (1) per
+    seed a teacher (test metrics, per-layer Fisher, layer states) and the no-KD student; (2)
+    per seed a uniform-weights student per γ in ``gammas``, the best on validation giving that
+    seed's γ and its "uniform" result; (3) per seed a student per other scheme at that γ, and
+    on the first seed the β sweep. Every job seeds itself, so the tables do not depend on
+    ``workers``. Returns a dict of tables: results, fishers, curves, gammas, betas, sizes,
+    popularity."""
+    say = progress or (lambda msg: None)
+    seeds, L_S = p["seeds"], p["student_layers"]
+
+    def job(seed, name, states=None, weights=None, gamma=0.0, measure=False, **extra):
+        return (student, (data, p, seed, states, weights, gamma, {"model": name, **extra},
+                          measure))
+
+    alone = [job(seed, "student (no KD)", measure=seed == seeds[0]) for seed in seeds]
+    with _pool(p) as pool:
+        if p["teacher"] == "minilm":
+            lm = MiniLMTeacher(data, torch.as_tensor(data.windows(p["max_len"])), p["max_len"],
+                               p["lm_window"], progress)
+            teachers = [lm.teacher(p, seed) for seed in seeds]
+            done = _map(pool, alone)
+        else:
+            *teachers, done = _map(pool, [(sasrec_teacher, (data, p, seed)) for seed in seeds]
+                                   + alone, split=len(seeds))
+        say("teachers: " + ", ".join(f"seed {t['seed']} {t['metrics'][METRIC]:.4f}"
+                                     for t in teachers))
+        F_S = {t["seed"]: t["fisher"][layer_map(L_S, len(t["fisher"]))] for t in teachers}
+        first = teachers[0]
+        stage2 = [job(t["seed"], "uniform", t["states"], layer_weights("uniform", L_S), g)
+                  for t in teachers for g in p["gammas"]]
+        trials = _map(pool, stage2)
+        gamma = {}
+        for r in trials:
+            best = gamma.get(r["seed"])
+            if best is None or r["valid"][METRIC] > best["valid"][METRIC]:
+                gamma[r["seed"]] = r
+        say("gamma per seed: " + ", ".join(f"{k}: {v['gamma']}" for k, v in gamma.items()))
+        stage3 = [job(t["seed"], scheme, t["states"],
+                      layer_weights(scheme, L_S, fisher=F_S[t["seed"]], beta=p["beta"]),
+                      gamma[t["seed"]]["gamma"])
+                  for t in teachers for scheme in p["schemes"] if scheme != "uniform"]
+        stage3 += [job(first["seed"], "beta", first["states"],
+                       layer_weights("fisher_semantic", L_S, fisher=F_S[first["seed"]], beta=b),
+                       gamma[first["seed"]]["gamma"], beta=b) for b in p["betas"]]
+        done += list(gamma.values()) + _map(pool, stage3)
+    results = [{"seed": t["seed"], "model": "teacher", **t["metrics"]} for t in teachers]
+    curves = [{"seed": t["seed"], "model": "teacher", "epoch": e, METRIC: v}
+              for t in teachers for e, v in t["curve"]]
+    for r in done:
+        if r["model"] == "beta":
+            continue
+        results.append({"seed": r["seed"], "model": r["model"], **r["test"]})
+        curves.extend({"seed": r["seed"], "model": r["model"], "epoch": e, METRIC: v}
+                      for e, v in r["curve"])
+    order = ["teacher", "student (no KD)"] + list(p["schemes"])
+    results = pd.DataFrame(results)
+    results = results.sort_values(["seed", "model"], key=lambda c: c.map(order.index)
+                                  if c.name == "model" else c, kind="stable")
     test_in = data.inputs("test", p["max_len"])
-    tables["popularity"] = pd.DataFrame(
-        [{"model": "popularity", **popularity(data, test_in, data.targets("test"))}])
-    return tables
+    student_size = done[0]["size"]
+    return {
+        "results": results.reset_index(drop=True),
+        "fishers": pd.DataFrame([{"seed": t["seed"], **{f"layer {i + 1}": v for i, v in
+                                                       enumerate(t["fisher"])}}
+                                 for t in teachers]),
+        "curves": pd.DataFrame(curves),
+        "gammas": pd.DataFrame([{"seed": r["seed"], "gamma": r["gamma"],
+                                 f"validation {METRIC}": r["valid"][METRIC]}
+                                for r in trials]),
+        "betas": pd.DataFrame([{"beta": r["beta"], "weights": r["weights"], **r["valid"]}
+                               for r in done if r["model"] == "beta"]),
+        "sizes": pd.DataFrame([{"model": "teacher", **first["size"]},
+                               {"model": "student", **student_size}]),
+        "popularity": pd.DataFrame([{"model": "popularity",
+                                     **popularity(data, test_in, data.targets("test"))}]),
+    }
 
 
-def run_seed(data: SequenceData, p: dict, seed: int, lm: MiniLMTeacher | None = None,
-             progress=None) -> dict:
-    """One seed: the teacher and its per-layer Fisher, the no-KD student, γ chosen on
-    validation among ``gammas`` (uniform weights; that student is kept as "uniform"), one
-    student per scheme at that γ; on the first seed also the β sweep and size / latency."""
+@contextmanager
+def _pool(p: dict):
+    """A process pool for ``p["workers"]`` > 1 (spawned: fresh interpreters), else None."""
+    if p["workers"] <= 1:
+        yield None
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(p["workers"], mp_context=ctx) as pool:
+        yield pool
+
+
+def _map(pool, jobs: list, split: int | None = None) -> list:
+    """Results of ``fn(*args)`` for each (fn, args) in ``jobs``, in order; with ``split``, the
+    first ``split`` results and then the list of the others."""
+    if pool is None:
+        out = [fn(*args) for fn, args in jobs]
+    else:
+        out = [f.result() for f in [pool.submit(fn, *args) for fn, args in jobs]]
+    return out if split is None else out[:split] + [out[split:]]
+
+
+def _size(model, fn, n) -> dict:
+    return {"parameters": sum(x.numel() for x in model.parameters()),
+            "ms per user": latency_ms(fn, n)}
+
+
+def sasrec_teacher(data: SequenceData, p: dict, seed: int) -> dict:
+    """Stage 1 for a SASRec teacher: train it; its test metrics, validation curve,
+    per-block Fisher, layer states on the windows and (first seed) size and latency."""
     torch.set_num_threads(p["threads"])
     rows = torch.as_tensor(data.windows(p["max_len"]))
-    L_S = p["student_layers"]
     valid = (data.inputs("valid", p["max_len"]), data.targets("valid"))
-    test_in, test_t = data.inputs("test", p["max_len"]), data.targets("test")
-    common = dict(epochs=p["epochs"], lr=p["lr"], batch_size=p["batch_size"])
-    L_T = lm.lm.n_layers if lm else p["teacher_layers"]
-    T_dim = lm.lm.dim if lm else p["teacher_dim"]
-    mapped = set(layer_map(L_S, L_T))
-    out = {k: [] for k in ("results", "fishers", "curves", "gammas", "betas", "sizes")}
+    test_in = data.inputs("test", p["max_len"])
+    torch.manual_seed(seed)
+    teacher = SASRec(data.n_items, p["teacher_dim"], p["teacher_layers"], p["heads"],
+                     p["max_len"], p["dropout"])
+    curve = train(teacher, rows, seed=seed, valid=valid, curve_every=p["curve_every"],
+                  epochs=p["epochs"], lr=p["lr"], batch_size=p["batch_size"])
+    mapped = set(layer_map(p["student_layers"], p["teacher_layers"]))
+    return {"seed": seed, "curve": curve, "metrics": rank_metrics(teacher, test_in,
+                                                                  data.targets("test")),
+            "fisher": sasrec_fisher(teacher, data, p["fisher_samples"], seed, p["max_len"]),
+            "states": sasrec_states(teacher, rows[:, :-1], mapped),
+            "size": _size(teacher, *sasrec_scoring(teacher, test_in))}
 
-    def student():
-        torch.manual_seed(seed)
-        return SASRec(data.n_items, p["student_dim"], L_S, p["heads"], p["max_len"],
-                      p["dropout"])
 
-    def fit(kd=None, states=None):
-        s = student()
-        curve = train(s, rows, seed=seed, kd=kd, states=states, valid=valid,
-                      curve_every=p["curve_every"], **common)
-        return s, curve
-
-    def distil(weights, gamma, states):
-        return fit(LayerwiseKD(p["student_dim"], T_dim, weights, L_T, gamma=gamma,
-                               logit_weight=p["logit_weight"]), states)
-
-    def record(name, metrics, curve=()):
-        out["results"].append({"seed": seed, "model": name, **metrics})
-        out["curves"].extend({"seed": seed, "model": name, "epoch": e, METRIC: v}
-                             for e, v in curve)
-
-    if lm:
-        teacher = lm.fit(epochs=p["lm_epochs"], lr=p["lr"], batch_size=p["batch_size"],
-                         seed=seed)
-        record("teacher", lm.metrics("test"))
-        F_T = lm.fisher(p["fisher_samples"], seed)
-        states = lm.states(mapped)
-    else:
-        torch.manual_seed(seed)
-        teacher = SASRec(data.n_items, T_dim, L_T, p["heads"], p["max_len"], p["dropout"])
-        curve = train(teacher, rows, seed=seed, valid=valid, curve_every=p["curve_every"],
-                      **common)
-        record("teacher", rank_metrics(teacher, test_in, test_t), curve)
-        F_T = sasrec_fisher(teacher, data, p["fisher_samples"], seed, p["max_len"])
-        states = sasrec_states(teacher, rows[:, :-1], mapped)
-    out["fishers"].append({"seed": seed, **{f"layer {i + 1}": v for i, v in enumerate(F_T)}})
-    F_S = F_T[layer_map(L_S, L_T)]
-    record("student (no KD)", *_test(fit(), test_in, test_t))
-    best = None
-    for gamma in p["gammas"]:
-        s, curve = distil(layer_weights("uniform", L_S), gamma, states)
-        v = rank_metrics(s, *valid)[METRIC]
-        out["gammas"].append({"seed": seed, "gamma": gamma, f"validation {METRIC}": v})
-        if best is None or v > best[0]:
-            best = (v, gamma, s, curve)
-    _, gamma, s, curve = best
-    for scheme in p["schemes"]:
-        if scheme != "uniform":
-            s, curve = distil(layer_weights(scheme, L_S, fisher=F_S, beta=p["beta"]), gamma,
-                              states)
-        record(scheme, *_test((s, curve), test_in, test_t))
-    if seed == p["seeds"][0]:
-        for beta in p["betas"]:
-            w = layer_weights("fisher_semantic", L_S, fisher=F_S, beta=beta)
-            s, _ = distil(w, gamma, states)
-            out["betas"].append({"beta": beta, "weights": np.round(w, 3).tolist(),
-                                 **rank_metrics(s, *valid)})
-        fn_t, n_t = lm.score_batch() if lm else sasrec_scoring(teacher, test_in)
-        fn_s, n_s = sasrec_scoring(s, test_in)
-        out["sizes"] = [{"model": name, "parameters": sum(x.numel() for x in m.parameters()),
-                         "ms per user": latency_ms(fn, n)}
-                        for name, m, fn, n in (("teacher", teacher, fn_t, n_t),
-                                               ("student", s, fn_s, n_s))]
-    out["log"] = f"seed {seed} (gamma {gamma}): " + ", ".join(
-        f"{r['model']} {r[METRIC]:.4f}" for r in out["results"])
-    if progress:
-        progress(out["log"])
+def student(data: SequenceData, p: dict, seed: int, states: TeacherStates | None, weights,
+            gamma: float, tags: dict, measure: bool = False) -> dict:
+    """Stages 2-3: one student, alone (``states`` None) or distilled from ``states`` with
+    layer ``weights`` and weight ``gamma``; its test and validation metrics and curve."""
+    torch.set_num_threads(p["threads"])
+    rows = torch.as_tensor(data.windows(p["max_len"]))
+    valid = (data.inputs("valid", p["max_len"]), data.targets("valid"))
+    test_in = data.inputs("test", p["max_len"])
+    torch.manual_seed(seed)
+    model = SASRec(data.n_items, p["student_dim"], p["student_layers"], p["heads"],
+                   p["max_len"], p["dropout"])
+    kd = None
+    if states is not None:
+        mapped = next(h for h in states.hidden if h is not None)
+        kd = LayerwiseKD(p["student_dim"], mapped.shape[-1], weights, len(states.hidden),
+                         gamma=gamma, logit_weight=p["logit_weight"])
+    curve = train(model, rows, seed=seed, kd=kd, states=states, valid=valid,
+                  curve_every=p["curve_every"], epochs=p["epochs"], lr=p["lr"],
+                  batch_size=p["batch_size"])
+    out = {"seed": seed, **tags, "gamma": gamma, "curve": curve,
+           "weights": None if weights is None else np.round(weights, 3).tolist(),
+           "test": rank_metrics(model, test_in, data.targets("test")),
+           "valid": rank_metrics(model, *valid)}
+    if measure:
+        out["size"] = _size(model, *sasrec_scoring(model, test_in))
     return out
-
-
-def _test(fitted, inputs, targets):
-    model, curve = fitted
-    return rank_metrics(model, inputs, targets), curve
 
 
 def popularity(data: SequenceData, inputs: np.ndarray, targets: np.ndarray) -> dict:

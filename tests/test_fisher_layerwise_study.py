@@ -1,0 +1,52 @@
+"""fisher_layerwise pieces worked by hand: the popularity floor and the teacher-state KD terms."""
+
+import numpy as np
+import pytest
+import torch
+
+from kdkit.data.sequences import SequenceData
+from kdkit.distill.layerwise import LayerwiseKD
+from kdkit.studies.fisher_layerwise import TeacherStates, popularity
+
+
+def test_popularity_ranks_by_training_counts_with_history_masked():
+    d = SequenceData(train=[[1, 2, 1], [3]], valid_target=np.array([3, 4]),
+                     test_target=np.array([3, 4]), n_items=4, item_titles={}, name="t")
+    # counts: item 1: 2, items 2 and 3: 1, item 4: 0.
+    # user 0 saw 1, 2 -> target 3 is first among {3, 4}: rank 0.
+    # user 1 saw 3 -> target 4 is behind items 1 and 2: rank 2.
+    m = popularity(d, np.array([[1, 2], [0, 3]]), np.array([3, 4]))
+    assert m["NDCG@5"] == pytest.approx((1 + 1 / np.log2(4)) / 2)
+    assert m["MRR"] == pytest.approx((1 + 1 / 3) / 2)
+    assert m["Recall@10"] == 1.0
+
+
+def _identity_kd(dim, teacher_layers=1):
+    kd = LayerwiseKD(dim, dim, [1.0], teacher_layers, gamma=2.0)
+    with torch.no_grad():
+        kd.proj[0].weight.copy_(torch.eye(dim))
+        kd.proj[0].bias.zero_()
+    return kd
+
+
+def test_kd_terms_every_position_by_hand():
+    kd = _identity_kd(2)
+    seq = torch.tensor([[0, 5, 6, 7]])  # inputs [0, 5, 6]: the first position is padding
+    s = [torch.tensor([[[9.0, 9.0], [1.0, 0.0], [0.0, 2.0]]])]
+    t = TeacherStates([torch.tensor([[[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]])],
+                      torch.zeros(1, 3, 2), torch.zeros(8, 2))
+    # real positions 1 and 2: squared errors 1 + 4 over 2 positions x 2 dims, times gamma 2
+    loss = t.kd_terms(kd, torch.tensor([0]), seq, s, torch.zeros(1, 3, 8))
+    assert loss.item() == pytest.approx(2 * 5 / 4)
+
+
+def test_kd_terms_last_position_only_ignore_earlier_positions():
+    kd = _identity_kd(2)
+    seq = torch.tensor([[0, 5, 6, 7]])
+    t = TeacherStates([torch.tensor([[[1.0, 1.0]]])], torch.zeros(1, 1, 2), torch.zeros(8, 2),
+                      last_only=True)
+    a = [torch.tensor([[[9.0, 9.0], [1.0, 0.0], [0.0, 3.0]]])]
+    b = [torch.tensor([[[0.0, 0.0], [7.0, 7.0], [0.0, 3.0]]])]
+    la = t.kd_terms(kd, torch.tensor([0]), seq, a, torch.zeros(1, 3, 8))
+    lb = t.kd_terms(kd, torch.tensor([0]), seq, b, torch.zeros(1, 3, 8))
+    assert la.item() == pytest.approx(2 * (1 + 4) / 2) == lb.item()

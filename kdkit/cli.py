@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="use the notebook's CI-sized defaults instead of params/STUDY.yaml")
     r.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one parameter (value parsed as YAML); repeatable")
-    r.add_argument("--out", default="reports", help="report root (default: reports)")
+    r.add_argument("--out", default=None,
+                   help="report root (default: the project's reports/, wherever you run from)")
     r.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     sub.add_parser("list", help="list studies and their parameters")
     args = ap.parse_args(argv)
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "list":
             return _list()
         return runner.main_run(args.studies, all_studies=args.all, params_file=args.params,
-                               smoke=args.smoke, overrides=args.overrides, out=args.out,
+                               smoke=args.smoke, overrides=args.overrides,
+                               out=args.out or str(runner.project_root() / "reports"),
                                progress=not args.no_progress)
     except _params.ParamError as e:
         print(f"kdkit: {e}", file=sys.stderr)

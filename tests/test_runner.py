@@ -115,3 +115,12 @@ def test_named_variant_writes_its_own_report(toy):
     # a params file not named after the study still reports to the study's folder
     assert run("toy", "--params", str(toy / "params" / "other.yaml"), "--out", str(out)) == 0
     assert json.loads((out / "toy" / "metrics.json").read_text())["headline"]["value"] == 3.0
+
+
+def test_default_report_root_is_the_project_reports_whatever_the_cwd(tmp_path, monkeypatch):
+    from kdkit import cli, runner
+    seen = {}
+    monkeypatch.setattr(runner, "main_run", lambda *a, **kw: seen.update(kw) or 0)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "bpr_kd"]) == 0
+    assert seen["out"] == str(runner.project_root() / "reports")

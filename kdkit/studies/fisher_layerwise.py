@@ -1,11 +1,13 @@
 """The fisher_layerwise study (seed 003: Fisher-information-driven layerwise distillation for
 LLM recommenders, WWW 2026 project summary).
 
-A deep SASRec teacher is distilled into a shallow, narrower SASRec student on MovieLens-100k
-next-item prediction (leave-last-out, full ranking) with the layerwise loss of
-``distill.layerwise`` under each weighting scheme of ``distill.layer_weights``. The Fisher
-weights come from the teacher's per-layer diagonal empirical Fisher (``distill.fisher``) on
-validation samples of the same task; student layer l takes the teacher layer m(l)'s value.
+A teacher is distilled into a shallow, narrow SASRec student on MovieLens-100k next-item
+prediction (leave-last-out, full ranking, trained on every window of each history) with the
+layerwise loss of ``distill.layerwise`` under each weighting scheme of
+``distill.layer_weights``. The teacher is a deeper SASRec, or the pretrained MiniLM encoder
+with a linear head (``recsys.lm_teacher``, the seed's "LLM recommender"). The Fisher weights
+come from the teacher's per-layer diagonal empirical Fisher (``distill.fisher``) on validation
+samples of the same task; student layer l is matched to teacher layer m(l).
 """
 
 from __future__ import annotations
@@ -341,16 +343,22 @@ def _size(model, fn, n) -> dict:
             "ms per user": latency_ms(fn, n)}
 
 
-def sasrec_teacher(data: SequenceData, p: dict, seed: int) -> dict:
-    """Stage 1 for a SASRec teacher: train it; its test metrics, validation curve,
-    per-block Fisher, layer states on the windows and (first seed) size and latency."""
+def _job_setup(data: SequenceData, p: dict, seed: int, dim: int, layers: int):
+    """What every job starts with: its threads, the training windows, the validation pair,
+    the test inputs, and a SASRec of ``dim`` × ``layers`` initialised from ``seed``."""
     torch.set_num_threads(p["threads"])
     rows = torch.as_tensor(data.windows(p["max_len"]))
     valid = (data.inputs("valid", p["max_len"]), data.targets("valid"))
-    test_in = data.inputs("test", p["max_len"])
     torch.manual_seed(seed)
-    teacher = SASRec(data.n_items, p["teacher_dim"], p["teacher_layers"], p["heads"],
-                     p["max_len"], p["dropout"])
+    model = SASRec(data.n_items, dim, layers, p["heads"], p["max_len"], p["dropout"])
+    return rows, valid, data.inputs("test", p["max_len"]), model
+
+
+def sasrec_teacher(data: SequenceData, p: dict, seed: int) -> dict:
+    """Stage 1 for a SASRec teacher: train it; its test metrics, validation curve,
+    per-block Fisher, layer states on the windows and size and latency."""
+    rows, valid, test_in, teacher = _job_setup(data, p, seed, p["teacher_dim"],
+                                               p["teacher_layers"])
     curve = train(teacher, rows, seed=seed, valid=valid, curve_every=p["curve_every"],
                   epochs=p["epochs"], lr=p["lr"], batch_size=p["batch_size"])
     mapped = set(layer_map(p["student_layers"], p["teacher_layers"]))
@@ -365,13 +373,8 @@ def student(data: SequenceData, p: dict, seed: int, states: TeacherStates | None
             gamma: float, tags: dict, measure: bool = False) -> dict:
     """Stages 2-3: one student, alone (``states`` None) or distilled from ``states`` with
     layer ``weights`` and weight ``gamma``; its test and validation metrics and curve."""
-    torch.set_num_threads(p["threads"])
-    rows = torch.as_tensor(data.windows(p["max_len"]))
-    valid = (data.inputs("valid", p["max_len"]), data.targets("valid"))
-    test_in = data.inputs("test", p["max_len"])
-    torch.manual_seed(seed)
-    model = SASRec(data.n_items, p["student_dim"], p["student_layers"], p["heads"],
-                   p["max_len"], p["dropout"])
+    rows, valid, test_in, model = _job_setup(data, p, seed, p["student_dim"],
+                                             p["student_layers"])
     kd = None
     if states is not None:
         mapped = next(h for h in states.hidden if h is not None)
@@ -429,11 +432,13 @@ def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
                          "inconclusive", "one seed: ratio of summed Fisher shown, no test"))
     else:
         c = paired_test(ratio, np.zeros_like(ratio))
+        caveat = ("; the encoder is frozen and its head reads the last layer only"
+                  if teacher == "minilm" else "")
         out.append(Claim(upper, "upper layers weighted up to 50x", float(np.exp(c.mean_diff)),
                          float(np.exp(c.ci_low)), float(np.exp(c.ci_high)),
                          direction_verdict(c.mean_diff, c.p_value, ">"),
                          f"ratio of summed Fisher, geometric mean over {c.n} seeds, "
-                         f"p = {c.p_value:.3g}"))
+                         f"p = {c.p_value:.3g}{caveat}"))
     t, s = sizes.set_index("model").loc["teacher"], sizes.set_index("model").loc["student"]
     out.append(Claim("3.2x faster inference", "3.2 (hard-coded when the method name contains "
                      "'fisher')", float(t["ms per user"] / s["ms per user"]), None, None,

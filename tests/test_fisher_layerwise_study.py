@@ -50,3 +50,15 @@ def test_kd_terms_last_position_only_ignore_earlier_positions():
     la = t.kd_terms(kd, torch.tensor([0]), seq, a, torch.zeros(1, 3, 8))
     lb = t.kd_terms(kd, torch.tensor([0]), seq, b, torch.zeros(1, 3, 8))
     assert la.item() == pytest.approx(2 * (1 + 4) / 2) == lb.item()
+
+
+def test_shuffled_control_permutes_whole_windows_reproducibly():
+    h = torch.arange(40, dtype=torch.float32).reshape(10, 2, 2)
+    t = TeacherStates([None, h], h + 100, torch.zeros(3, 2))
+    a, b = t.shuffled(3), t.shuffled(3)
+    assert a.hidden[0] is None and torch.equal(a.hidden[1], b.hidden[1])
+    assert not torch.equal(a.hidden[1], h)
+    # the same windows, reordered, with hidden and final moved together
+    perm = [int(r[0, 0]) // 4 for r in a.hidden[1]]
+    assert sorted(perm) == list(range(10))
+    assert torch.equal(a.final, h[perm] + 100)

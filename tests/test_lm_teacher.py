@@ -84,7 +84,8 @@ def test_study_runs_with_the_minilm_teacher():
     from kdkit.studies import fisher_layerwise as fl
     data = _tiny_data()
     t = fl.run(data, _tiny_params(teacher="minilm", seeds=[0]), progress=None)
-    assert set(t["results"]["model"]) == {"teacher", "student (no KD)", "uniform", "fisher"}
+    assert set(t["results"]["model"]) == {"teacher", "student (no KD)", "uniform", "fisher",
+                                         fl.CONTROL}
     assert list(t["fishers"].columns) == ["seed"] + [f"layer {i}" for i in range(1, 7)]
     assert len(t["gammas"]) == 2
     sizes = t["sizes"].set_index("model")["parameters"]

@@ -35,6 +35,7 @@ from ..recsys.sasrec import SASRec, next_item_loss, rank_metrics, ranking_metric
 from ..stats import paired_test, set_seed
 
 METRIC = "NDCG@5"
+CONTROL = "uniform, shuffled teacher"  # the same KD against states of other windows
 
 
 TEACHERS = ("sasrec", "minilm")
@@ -80,6 +81,13 @@ class TeacherStates:
     def score(self, final: torch.Tensor) -> torch.Tensor:
         out = final @ self.item_weight.T
         return out if self.item_bias is None else out + self.item_bias
+
+    def shuffled(self, seed: int) -> TeacherStates:
+        """The control: every window gets the states of another window (a seeded
+        permutation), keeping their distribution and losing what they say about the input."""
+        perm = torch.randperm(len(self.final), generator=torch.Generator().manual_seed(seed))
+        return TeacherStates([None if h is None else h[perm] for h in self.hidden],
+                             self.final[perm], self.item_weight, self.item_bias, self.last_only)
 
     def kd_terms(self, kd: LayerwiseKD, idx, seq, hidden, logits) -> torch.Tensor:
         """``kd``'s loss for the batch ``idx`` of windows ``seq`` given the student's outputs."""
@@ -239,13 +247,15 @@ def sasrec_scoring(model: SASRec, inputs: np.ndarray, batch: int = 256):
 
 
 def run(data: SequenceData, p: dict, progress=print) -> dict:
-    """The whole study in three stages, each spread over ``p["workers"]`` processes: (1) per
-    seed a teacher (test metrics, per-layer Fisher, layer states) and the no-KD student; (2)
-    per seed a uniform-weights student per γ in ``gammas``, the best on validation giving that
-    seed's γ and its "uniform" result; (3) per seed a student per other scheme at that γ, and
-    on the first seed the β sweep. Every job seeds itself, so the tables do not depend on
-    ``workers``. Returns a dict of tables: results, fishers, curves, gammas, betas, sizes,
-    popularity."""
+    """The whole study in three stages, each spread over ``p["workers"]`` processes:
+    (1) per seed a teacher (test metrics, per-layer Fisher, layer states) and the no-KD
+        student;
+    (2) per seed a uniform-weights student per γ in ``gammas``, the best on validation giving
+        that seed's γ and its "uniform" result;
+    (3) per seed a student per other scheme at that γ and the shuffled-teacher control
+        (``CONTROL``), and on the first seed the β sweep.
+    Every job seeds itself, so the tables do not depend on ``workers``. Returns a dict of
+    tables: results, fishers, curves, gammas, betas, sizes, popularity."""
     say = progress or (lambda msg: None)
     seeds, L_S = p["seeds"], p["student_layers"]
 
@@ -280,6 +290,9 @@ def run(data: SequenceData, p: dict, progress=print) -> dict:
                       layer_weights(scheme, L_S, fisher=F_S[t["seed"]], beta=p["beta"]),
                       gamma[t["seed"]]["gamma"])
                   for t in teachers for scheme in p["schemes"] if scheme != "uniform"]
+        stage3 += [job(t["seed"], CONTROL, t["states"].shuffled(t["seed"]),
+                       layer_weights("uniform", L_S), gamma[t["seed"]]["gamma"])
+                   for t in teachers]
         stage3 += [job(first["seed"], "beta", first["states"],
                        layer_weights("fisher_semantic", L_S, fisher=F_S[first["seed"]], beta=b),
                        gamma[first["seed"]]["gamma"], beta=b) for b in p["betas"]]
@@ -293,7 +306,7 @@ def run(data: SequenceData, p: dict, progress=print) -> dict:
         results.append({"seed": r["seed"], "model": r["model"], **r["test"]})
         curves.extend({"seed": r["seed"], "model": r["model"], "epoch": e, METRIC: v}
                       for e, v in r["curve"])
-    order = ["teacher", "student (no KD)"] + list(p["schemes"])
+    order = ["teacher", "student (no KD)"] + list(p["schemes"]) + [CONTROL]
     results = pd.DataFrame(results)
     results = results.sort_values(["seed", "model"], key=lambda c: c.map(order.index)
                                   if c.name == "model" else c, kind="stable")
@@ -420,6 +433,9 @@ def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
                 "The semantic boost (1 + β·depth) adds to Fisher weights"),
         _paired(res, "uniform", "student (no KD)",
                 "Layerwise KD (uniform weights) improves the student"),
+        _paired(res, "uniform", CONTROL,
+                "The gain comes from the teacher's states, not from the extra loss term",
+                note="control: the same KD against the states of other windows (shuffled)"),
     ]
     layers = [c for c in fishers.columns if c.startswith("layer")]
     F = fishers[layers].to_numpy()

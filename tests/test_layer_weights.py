@@ -59,3 +59,18 @@ def test_layer_map_and_layerwise_loss_by_hand():
     mask = torch.tensor([[True, False]])  # the second position is padding
     # layer 0: MSE 1 (w 1), layer 1: MSE 4 (w 3) -> 0.5 · (1 + 12) = 6.5
     assert kd(s, t, mask).item() == pytest.approx(6.5)
+
+
+def test_logit_kd_term_by_hand():
+    import math
+
+    from kdkit.distill.layerwise import LayerwiseKD
+    kd = LayerwiseKD(2, 2, weights=[1.0], teacher_layers=1, gamma=0.0, logit_weight=1.0,
+                     temperature=2.0)
+    h = [torch.zeros(1, 2, 2)]
+    mask = torch.tensor([[False, True]])  # only the second position counts
+    t_logits = torch.tensor([[[9.0, -9.0], [0.0, 0.0]]])  # p = (1/2, 1/2) at T = 2
+    s_logits = torch.tensor([[[0.0, 0.0], [2 * math.log(3), 0.0]]])  # q = (3/4, 1/4)
+    # T² · KL(p ‖ q) = 4 · (½ ln(½ / ¾) + ½ ln(½ / ¼)) = 2 ln(4/3)
+    assert kd(h, h, mask, s_logits, t_logits).item() == pytest.approx(2 * math.log(4 / 3))
+    assert kd(h, h, mask, t_logits, t_logits).item() == pytest.approx(0.0, abs=1e-7)

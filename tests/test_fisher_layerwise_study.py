@@ -15,7 +15,7 @@ def test_popularity_ranks_by_training_counts_with_history_masked():
     # counts: item 1: 2, items 2 and 3: 1, item 4: 0.
     # user 0 saw 1, 2 -> target 3 is first among {3, 4}: rank 0.
     # user 1 saw 3 -> target 4 is behind items 1 and 2: rank 2.
-    m = popularity(d, np.array([[1, 2], [0, 3]]), np.array([3, 4]))
+    m = popularity(d, np.array([[1, 2], [0, 3]]), np.array([3, 4]))  # seen items
     assert m["NDCG@5"] == pytest.approx((1 + 1 / np.log2(4)) / 2)
     assert m["MRR"] == pytest.approx((1 + 1 / 3) / 2)
     assert m["Recall@10"] == 1.0
@@ -52,13 +52,33 @@ def test_kd_terms_last_position_only_ignore_earlier_positions():
     assert la.item() == pytest.approx(2 * (1 + 4) / 2) == lb.item()
 
 
-def test_shuffled_control_permutes_whole_windows_reproducibly():
+def test_shuffled_control_permutes_whole_windows_of_the_same_length_reproducibly():
     h = torch.arange(40, dtype=torch.float32).reshape(10, 2, 2)
+    lengths = [1, 2, 1, 2, 1, 2, 1, 2, 1, 2]
     t = TeacherStates([None, h], h + 100, torch.zeros(3, 2))
-    a, b = t.shuffled(3), t.shuffled(3)
+    a, b = t.shuffled(3, lengths), t.shuffled(3, lengths)
     assert a.hidden[0] is None and torch.equal(a.hidden[1], b.hidden[1])
     assert not torch.equal(a.hidden[1], h)
-    # the same windows, reordered, with hidden and final moved together
+    # the same windows, reordered among those of equal length, hidden and final together
     perm = [int(r[0, 0]) // 4 for r in a.hidden[1]]
     assert sorted(perm) == list(range(10))
+    assert all(lengths[i] == lengths[j] for i, j in enumerate(perm))
     assert torch.equal(a.final, h[perm] + 100)
+
+
+def test_control_claim_is_inconclusive_when_the_control_hurts():
+    import pandas as pd
+
+    from kdkit.studies.fisher_layerwise import CONTROL, _control_claim
+    rows = []
+    for seed, (alone, uni, ctrl) in enumerate([(0.020, 0.027, 0.008), (0.022, 0.026, 0.009),
+                                               (0.021, 0.028, 0.0085)]):
+        rows += [{"seed": seed, "model": "student (no KD)", "NDCG@5": alone},
+                 {"seed": seed, "model": "uniform", "NDCG@5": uni},
+                 {"seed": seed, "model": CONTROL, "NDCG@5": ctrl}]
+    c = _control_claim(pd.DataFrame(rows))
+    assert c.measured > 0 and c.verdict == "inconclusive" and "itself hurts" in c.note
+    harmless = pd.DataFrame([r | {"NDCG@5": r["NDCG@5"] + 0.012} if r["model"] == CONTROL
+                             else r for r in rows])  # control ~ student alone
+    assert _control_claim(harmless).verdict in ("supported", "inconclusive")
+    assert "itself hurts" not in _control_claim(harmless).note

@@ -56,3 +56,11 @@ def test_rank_metrics_by_hand():
     assert r["Recall@10"] == 0.5
     assert r["NDCG@5"] == pytest.approx(0.5 / np.log2(3))
     assert r["MRR"] == pytest.approx((1 / 2 + 1 / 12) / 2)
+
+
+def test_rank_metrics_masks_the_whole_history_not_only_the_inputs():
+    m = _Fixed(20)
+    # the model reads only [0, 1]; item 2 was seen earlier: masked, target 3 moves to the top
+    inputs, seen = np.array([[0, 1]]), np.array([[2, 0, 1]])
+    assert rank_metrics(m, inputs, np.array([3]))["MRR"] == pytest.approx(1 / 2)
+    assert rank_metrics(m, inputs, np.array([3]), seen)["MRR"] == 1.0

@@ -29,3 +29,13 @@ def test_windows_cover_every_training_transition_once():
     w = d.windows(2)
     pairs = {(a, b) for row in w for a, b in zip(row[:-1], row[1:]) if a}
     assert pairs == {(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (8, 9)}
+
+
+def test_evaluation_keeps_the_whole_history_as_seen():
+    from kdkit.data.sequences import SequenceData
+    d = SequenceData(train=[[1, 2, 3, 4], [5]], valid_target=np.array([6, 7]),
+                     test_target=np.array([8, 9]), n_items=9, item_titles={}, name="t")
+    inputs, targets, seen = d.evaluation("test", 2)
+    np.testing.assert_array_equal(inputs, [[4, 6], [5, 7]])
+    np.testing.assert_array_equal(targets, [8, 9])
+    np.testing.assert_array_equal(seen, [[1, 2, 3, 4, 6], [0, 0, 0, 5, 7]])

@@ -33,6 +33,13 @@ class SequenceData:
                 out[u, -len(hist):] = hist
         return out
 
+    def evaluation(self, split: str, max_len: int) -> tuple:
+        """(inputs, targets, seen) for ranking ``split``: the model's last ``max_len`` items,
+        the targets, and every item the user has seen before the target (the whole history,
+        left-padded), which the ranking excludes."""
+        longest = max((len(s) for s in self.train), default=0) + 1
+        return self.inputs(split, max_len), self.targets(split), self.inputs(split, longest)
+
     def windows(self, max_len: int) -> np.ndarray:
         """Every user's training items cut into left-padded windows of ``max_len + 1`` (inputs
         and next-item targets), the last ending at the last training item; consecutive windows

@@ -5,7 +5,7 @@
 
 Trained by full-softmax cross-entropy of the next item at every position (padding ignored);
 ``forward`` also returns every block's output, which layerwise distillation matches.
-``rank_metrics`` scores the last position against all items, with the user's history masked:
+``rank_metrics`` scores the last position against all items, with the user's whole history masked:
 NDCG@5, NDCG@10, Recall@10 (= HR@10 with one target) and MRR.
 """
 
@@ -57,23 +57,24 @@ def next_item_loss(model: SASRec, seq: torch.Tensor):
 
 @torch.no_grad()
 def rank_metrics(model: SASRec, inputs: np.ndarray, targets: np.ndarray,
-                 batch_size: int = 512) -> dict:
-    """Full-ranking metrics of ``targets`` given left-padded ``inputs`` (history masked)."""
+                 seen: np.ndarray | None = None, batch_size: int = 512) -> dict:
+    """Full-ranking metrics of ``targets`` given left-padded ``inputs``; the items in ``seen``
+    (default: the inputs; pass the whole history when the inputs are truncated) are masked."""
     model.eval()
     scores = []
     for s in range(0, len(inputs), batch_size):
         final, _ = model(torch.as_tensor(inputs[s:s + batch_size]))
         scores.append(model.scores(final[:, -1]))
-    return ranking_metrics(torch.cat(scores), inputs, targets)
+    return ranking_metrics(torch.cat(scores), inputs if seen is None else seen, targets)
 
 
 @torch.no_grad()
-def ranking_metrics(scores: torch.Tensor, inputs: np.ndarray, targets: np.ndarray) -> dict:
+def ranking_metrics(scores: torch.Tensor, seen: np.ndarray, targets: np.ndarray) -> dict:
     """NDCG@5, NDCG@10, Recall@10 and MRR of ``targets`` among all items, from ``scores``
-    (n, n_items + 1); every item of a row's history ``inputs`` (and the padding id 0) is out
-    of the ranking unless it is the target. Ties are counted in the target's favour."""
+    (n, n_items + 1); every item of a row's left-padded history ``seen`` (and the padding id 0)
+    is out of the ranking unless it is the target. Ties are counted in the target's favour."""
     sc = scores.clone()
-    x, tgt = torch.as_tensor(inputs), torch.as_tensor(targets)
+    x, tgt = torch.as_tensor(seen), torch.as_tensor(targets)
     t_score = sc.gather(1, tgt[:, None])
     sc.scatter_(1, x, float("-inf"))  # seen items (and padding 0) cannot be recommended
     sc.scatter_(1, tgt[:, None], t_score)  # unless it is the target itself

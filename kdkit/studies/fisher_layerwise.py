@@ -16,7 +16,7 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,8 @@ TEACHERS = ("sasrec", "minilm")
 def check_params(p: dict) -> None:
     bad = sorted(set(p["schemes"]) - set(SCHEMES))
     require(not bad, f"schemes: unknown {bad}; allowed: {', '.join(SCHEMES)}")
+    require("uniform" in p["schemes"],
+            "schemes must include uniform (gamma is chosen with it and the control uses it)")
     require(p["teacher"] in TEACHERS,
             f"teacher: unknown {p['teacher']!r}; allowed: {', '.join(TEACHERS)}")
     require(p["seeds"], "seeds is empty; give at least one seed")
@@ -82,10 +84,16 @@ class TeacherStates:
         out = final @ self.item_weight.T
         return out if self.item_bias is None else out + self.item_bias
 
-    def shuffled(self, seed: int) -> TeacherStates:
-        """The control: every window gets the states of another window (a seeded
-        permutation), keeping their distribution and losing what they say about the input."""
-        perm = torch.randperm(len(self.final), generator=torch.Generator().manual_seed(seed))
+    def shuffled(self, seed: int, lengths) -> TeacherStates:
+        """The control: every window gets the states of another window with the same number
+        of real items ``lengths`` (a seeded permutation within each length), keeping their
+        distribution and padding and losing what they say about this input."""
+        lengths = torch.as_tensor(lengths)
+        g = torch.Generator().manual_seed(seed)
+        perm = torch.arange(len(lengths))
+        for n in torch.unique(lengths):
+            idx = (lengths == n).nonzero().flatten()
+            perm[idx] = idx[torch.randperm(len(idx), generator=g)]
         return TeacherStates([None if h is None else h[perm] for h in self.hidden],
                              self.final[perm], self.item_weight, self.item_bias, self.last_only)
 
@@ -170,8 +178,8 @@ class MiniLMTeacher:
                  progress=print):
         self.lm = LMRecommender(*load_minilm(), data.n_items)
         self.data, self.window = data, window
-        self.eval_inputs = {k: data.inputs(k, max_len) for k in ("valid", "test")}
-        self.eval_texts = {k: [self.text(x) for x in v] for k, v in self.eval_inputs.items()}
+        self.eval = {k: data.evaluation(k, max_len) for k in ("valid", "test")}
+        self.eval_texts = {k: [self.text(x) for x in v[0]] for k, v in self.eval.items()}
         texts = [self.text(x) for x in rows[:, :-1].numpy()]
         if progress:
             progress(f"MiniLM teacher: encoding {len(texts) + 2 * len(data.train)} texts")
@@ -191,8 +199,8 @@ class MiniLMTeacher:
 
     @torch.no_grad()
     def metrics(self, split: str) -> dict:
-        return ranking_metrics(self.lm.scores(self.eval_last[split]), self.eval_inputs[split],
-                               self.data.targets(split))
+        _, targets, seen = self.eval[split]
+        return ranking_metrics(self.lm.scores(self.eval_last[split]), seen, targets)
 
     def states(self, layers) -> TeacherStates:
         """Transformer layer i (0-based) is the LM's hidden state i + 1 (0 = embeddings)."""
@@ -290,7 +298,8 @@ def run(data: SequenceData, p: dict, progress=print) -> dict:
                       layer_weights(scheme, L_S, fisher=F_S[t["seed"]], beta=p["beta"]),
                       gamma[t["seed"]]["gamma"])
                   for t in teachers for scheme in p["schemes"] if scheme != "uniform"]
-        stage3 += [job(t["seed"], CONTROL, t["states"].shuffled(t["seed"]),
+        lengths = (torch.as_tensor(data.windows(p["max_len"])) > 0).sum(1)
+        stage3 += [job(t["seed"], CONTROL, t["states"].shuffled(t["seed"], lengths),
                        layer_weights("uniform", L_S), gamma[t["seed"]]["gamma"])
                    for t in teachers]
         stage3 += [job(first["seed"], "beta", first["states"],
@@ -310,7 +319,7 @@ def run(data: SequenceData, p: dict, progress=print) -> dict:
     results = pd.DataFrame(results)
     results = results.sort_values(["seed", "model"], key=lambda c: c.map(order.index)
                                   if c.name == "model" else c, kind="stable")
-    test_in = data.inputs("test", p["max_len"])
+    _, test_t, test_seen = data.evaluation("test", p["max_len"])
     student_size = done[0]["size"]
     return {
         "results": results.reset_index(drop=True),
@@ -326,7 +335,7 @@ def run(data: SequenceData, p: dict, progress=print) -> dict:
         "sizes": pd.DataFrame([{"model": "teacher", **first["size"]},
                                {"model": "student", **student_size}]),
         "popularity": pd.DataFrame([{"model": "popularity",
-                                     **popularity(data, test_in, data.targets("test"))}]),
+                                     **popularity(data, test_seen, test_t)}]),
     }
 
 
@@ -357,37 +366,37 @@ def _size(model, fn, n) -> dict:
 
 
 def _job_setup(data: SequenceData, p: dict, seed: int, dim: int, layers: int):
-    """What every job starts with: its threads, the training windows, the validation pair,
-    the test inputs, and a SASRec of ``dim`` × ``layers`` initialised from ``seed``."""
+    """What every job starts with: its threads, the training windows, the validation and
+    test (inputs, targets, seen) of ``SequenceData.evaluation``, and a SASRec of ``dim`` ×
+    ``layers`` initialised from ``seed``."""
     torch.set_num_threads(p["threads"])
     rows = torch.as_tensor(data.windows(p["max_len"]))
-    valid = (data.inputs("valid", p["max_len"]), data.targets("valid"))
     torch.manual_seed(seed)
     model = SASRec(data.n_items, dim, layers, p["heads"], p["max_len"], p["dropout"])
-    return rows, valid, data.inputs("test", p["max_len"]), model
+    return (rows, data.evaluation("valid", p["max_len"]), data.evaluation("test", p["max_len"]),
+            model)
 
 
 def sasrec_teacher(data: SequenceData, p: dict, seed: int) -> dict:
     """Stage 1 for a SASRec teacher: train it; its test metrics, validation curve,
     per-block Fisher, layer states on the windows and size and latency."""
-    rows, valid, test_in, teacher = _job_setup(data, p, seed, p["teacher_dim"],
-                                               p["teacher_layers"])
+    rows, valid, test, teacher = _job_setup(data, p, seed, p["teacher_dim"],
+                                            p["teacher_layers"])
     curve = train(teacher, rows, seed=seed, valid=valid, curve_every=p["curve_every"],
                   epochs=p["epochs"], lr=p["lr"], batch_size=p["batch_size"])
     mapped = set(layer_map(p["student_layers"], p["teacher_layers"]))
-    return {"seed": seed, "curve": curve, "metrics": rank_metrics(teacher, test_in,
-                                                                  data.targets("test")),
+    return {"seed": seed, "curve": curve, "metrics": rank_metrics(teacher, *test),
             "fisher": sasrec_fisher(teacher, data, p["fisher_samples"], seed, p["max_len"]),
             "states": sasrec_states(teacher, rows[:, :-1], mapped),
-            "size": _size(teacher, *sasrec_scoring(teacher, test_in))}
+            "size": _size(teacher, *sasrec_scoring(teacher, test[0]))}
 
 
 def student(data: SequenceData, p: dict, seed: int, states: TeacherStates | None, weights,
             gamma: float, tags: dict, measure: bool = False) -> dict:
     """Stages 2-3: one student, alone (``states`` None) or distilled from ``states`` with
     layer ``weights`` and weight ``gamma``; its test and validation metrics and curve."""
-    rows, valid, test_in, model = _job_setup(data, p, seed, p["student_dim"],
-                                             p["student_layers"])
+    rows, valid, test, model = _job_setup(data, p, seed, p["student_dim"],
+                                          p["student_layers"])
     kd = None
     if states is not None:
         mapped = next(h for h in states.hidden if h is not None)
@@ -398,19 +407,20 @@ def student(data: SequenceData, p: dict, seed: int, states: TeacherStates | None
                   batch_size=p["batch_size"])
     out = {"seed": seed, **tags, "gamma": gamma, "curve": curve,
            "weights": None if weights is None else np.round(weights, 3).tolist(),
-           "test": rank_metrics(model, test_in, data.targets("test")),
+           "test": rank_metrics(model, *test),
            "valid": rank_metrics(model, *valid)}
     if measure:
-        out["size"] = _size(model, *sasrec_scoring(model, test_in))
+        out["size"] = _size(model, *sasrec_scoring(model, test[0]))
     return out
 
 
-def popularity(data: SequenceData, inputs: np.ndarray, targets: np.ndarray) -> dict:
-    """The most-popular-item baseline (training counts) under the same protocol."""
+def popularity(data: SequenceData, seen: np.ndarray, targets: np.ndarray) -> dict:
+    """The most-popular-item baseline (training counts) under the same protocol, the items
+    in ``seen`` masked."""
     counts = np.bincount(np.concatenate([np.asarray(s, dtype=np.int64) for s in data.train]),
                          minlength=data.n_items + 1).astype(np.float32)
-    scores = torch.as_tensor(np.tile(counts, (len(inputs), 1)))
-    return ranking_metrics(scores, inputs, targets)
+    scores = torch.as_tensor(np.tile(counts, (len(seen), 1)))
+    return ranking_metrics(scores, seen, targets)
 
 
 def _paired(res, a, b, text, seed_value="", note=""):
@@ -418,6 +428,26 @@ def _paired(res, a, b, text, seed_value="", note=""):
     if a not in piv or b not in piv:
         return None
     return paired_claim(piv[a], piv[b], ">", text, seed_value, note, relative=True)
+
+
+def _control_claim(res: pd.DataFrame) -> Claim | None:
+    """Real teacher vs the shuffled control. The control isolates the teacher's information
+    only if it does not itself hurt the student: when it is significantly below the student
+    alone, a "supported" becomes "inconclusive"."""
+    c = _paired(res, "uniform", CONTROL,
+                "The gain comes from the teacher's states, not from the extra loss term",
+                note="control: the same KD against the states of other windows of the same "
+                     "length (shuffled)")
+    piv = res.pivot_table(index="seed", columns="model", values=METRIC)
+    if c is None or len(piv) < 2 or "student (no KD)" not in piv:
+        return c
+    d = paired_test(piv[CONTROL], piv["student (no KD)"])
+    note = f"{c.note}; control − no KD = {d.mean_diff:+.4f} (p = {d.p_value:.3g})"
+    if c.verdict == "supported" and d.mean_diff < 0 and d.p_value < 0.05:
+        return replace(c, verdict="inconclusive",
+                       note=note + ": the control itself hurts, so it does not isolate what "
+                                   "the teacher knows")
+    return replace(c, note=note)
 
 
 def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
@@ -433,9 +463,7 @@ def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
                 "The semantic boost (1 + β·depth) adds to Fisher weights"),
         _paired(res, "uniform", "student (no KD)",
                 "Layerwise KD (uniform weights) improves the student"),
-        _paired(res, "uniform", CONTROL,
-                "The gain comes from the teacher's states, not from the extra loss term",
-                note="control: the same KD against the states of other windows (shuffled)"),
+        _control_claim(res),
     ]
     layers = [c for c in fishers.columns if c.startswith("layer")]
     F = fishers[layers].to_numpy()

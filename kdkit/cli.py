@@ -1,15 +1,19 @@
-"""``kdkit`` command line: ``kdkit run`` and ``kdkit list``."""
+"""``kdkit`` command line: run, sweep, list, cache, site."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from importlib import metadata
 
 from . import params as _params
-from . import runner
+from .project import PROJECT_ENV, ProjectNotFound
 
 
 def _list() -> int:
+    from . import runner
+
     for study in runner.studies():
         schema = _params.read_schema(runner.notebook_path(study))
         pfile = runner.default_params_file(study)
@@ -25,38 +29,109 @@ def _list() -> int:
             if p.comment:
                 line += f"  # {p.comment}"
             print(line)
-        variants = sorted(runner.params_dir().glob(f"{study}-*.yaml"))
-        if variants:
-            print("  variants (--params, each reported to reports/<file name>/): "
-                  + ", ".join(f"params/{v.name}" for v in variants))
+        names = runner.variants(study)
+        if names:
+            print("  variants (kdkit run NAME; each reported to reports/NAME/): "
+                  + ", ".join(names))
         print()
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="kdkit", description="Run kdkit studies into reports/.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="run studies (params/STUDY.yaml unless --smoke)")
-    r.add_argument("studies", nargs="*", help="study names (see `kdkit list`)")
-    r.add_argument("--all", action="store_true", help="run every study")
-    r.add_argument("--params", help="params YAML (default params/STUDY.yaml)")
-    r.add_argument("--smoke", action="store_true",
-                   help="use the notebook's CI-sized defaults instead of params/STUDY.yaml")
+def _cache(clear: bool) -> int:
+    import shutil
+
+    from .jobs import cache_root, cache_size, code_version
+
+    root = cache_root()
+    size = cache_size(root)
+    print(f"job cache: {root} ({size / 1e6:.1f} MB; this code version: {code_version()})")
+    if clear and root.exists():
+        shutil.rmtree(root)
+        print(f"cleared {size / 1e6:.1f} MB")
+    return 0
+
+
+def _run_args(r):
     r.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one parameter (value parsed as YAML); repeatable")
-    r.add_argument("--out", default=None,
-                   help="report root (default: the project's reports/, wherever you run from)")
+    r.add_argument("--smoke", action="store_true",
+                   help="the notebook's CI-sized defaults, written to scratch/ (not reports/)")
+    r.add_argument("--out", default=None, help="report root (default: the project's reports/, "
+                   "or scratch/ with --smoke)")
+    r.add_argument("--workers", type=int, default=None,
+                   help="run the study's jobs on a local Dask cluster of N workers")
+    r.add_argument("--scheduler", default=None, help="run the study's jobs on the Dask "
+                   "cluster at this address (tcp://HOST:PORT; or $KDKIT_SCHEDULER)")
     r.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
-    sub.add_parser("list", help="list studies and their parameters")
+
+
+def _scale_overrides(args) -> list[str]:
+    extra = []
+    if args.workers is not None:
+        extra.append(f"workers={args.workers}")
+    if args.scheduler:
+        extra.append(f"scheduler={args.scheduler}")
+    return list(args.overrides) + extra
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="kdkit", description="Run kdkit studies into reports/.")
+    ap.add_argument("--version", action="version",
+                    version=f"kdkit {metadata.version('kdkit')}")
+    ap.add_argument("--project", default=None, help="the project folder (default: found from "
+                    "the current directory)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run studies (params/STUDY.yaml unless --smoke)")
+    r.add_argument("studies", nargs="*", help="study or variant names (see `kdkit list`)")
+    r.add_argument("--all", action="store_true", help="run every study (not the variants)")
+    r.add_argument("--params", help="params YAML (default params/STUDY.yaml)")
+    r.add_argument("--replace-full-report", action="store_true",
+                   help="let a --smoke run replace a full report in --out")
+    _run_args(r)
+    s = sub.add_parser("sweep", help="run one study over a grid of its parameters")
+    s.add_argument("study")
+    s.add_argument("--grid", required=True, help="grid YAML (see params/sweep-*.yaml)")
+    _run_args(s)
+    sub.add_parser("list", help="list studies, variants and their parameters")
+    c = sub.add_parser("cache", help="show (or --clear) the job cache")
+    c.add_argument("--clear", action="store_true")
+    sub.add_parser("site", help="rebuild the HTML pages of reports/ from the report files")
     args = ap.parse_args(argv)
+    previous = os.environ.get(PROJECT_ENV)
+    if args.project:  # for this command and the kernels it starts
+        os.environ[PROJECT_ENV] = args.project
     try:
+        return _dispatch(args)
+    finally:
+        if previous is None:
+            os.environ.pop(PROJECT_ENV, None)
+        else:
+            os.environ[PROJECT_ENV] = previous
+
+
+def _dispatch(args) -> int:
+    try:
+        from . import runner
+
+        runner.project_root()
         if args.cmd == "list":
             return _list()
+        if args.cmd == "cache":
+            return _cache(args.clear)
+        if args.cmd == "site":
+            print(runner.write_index(runner.reports_dir()).parent / "index.html")
+            return 0
+        if args.cmd == "sweep":
+            from .sweep import run_sweep
+
+            return run_sweep(args.study, args.grid, smoke=args.smoke,
+                             overrides=list(args.overrides), out=args.out,
+                             workers=args.workers or 1, scheduler=args.scheduler)
         return runner.main_run(args.studies, all_studies=args.all, params_file=args.params,
-                               smoke=args.smoke, overrides=args.overrides,
-                               out=args.out or str(runner.project_root() / "reports"),
-                               progress=not args.no_progress)
-    except _params.ParamError as e:
+                               smoke=args.smoke, overrides=_scale_overrides(args),
+                               out=args.out, progress=not args.no_progress,
+                               replace_full=args.replace_full_report)
+    except (_params.ParamError, ProjectNotFound) as e:
         print(f"kdkit: {e}", file=sys.stderr)
         return 2
 

@@ -1,9 +1,10 @@
 """Study parameters: read a notebook's ``parameters`` cell, load YAML, validate.
 
 The cell tagged ``parameters`` is the schema: every assignment ``name = default`` (optionally
-annotated, ``name: str | None = None``) declares one parameter whose type is its annotation or,
-without one, the type of its default. ``params/STUDY.yaml`` and ``-p KEY=VALUE`` overrides are
-checked against it before anything runs; ``report_dir`` is reserved for the runner.
+annotated, ``name: Optional[int] = None``; papermill reads ``Optional[...]``, not ``int | None``)
+declares one parameter whose type is its annotation or, without one, the type of its default.
+``params/STUDY.yaml`` and ``-p KEY=VALUE`` overrides are checked against it before anything
+runs; ``report_dir`` and ``smoke`` are reserved for the runner.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-RESERVED = ("report_dir",)
+RESERVED = ("report_dir", "smoke")
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "dict": dict,
           "None": type(None)}
 
@@ -56,8 +57,10 @@ def _annotation_types(node: ast.expr) -> tuple[type, ...]:
     name = node.id if isinstance(node, ast.Name) else getattr(node, "value", None)
     if isinstance(node, ast.Constant) and node.value is None:
         name = "None"
-    if isinstance(node, ast.Subscript):  # list[int] -> list
-        return _annotation_types(node.value)
+    if isinstance(node, ast.Subscript):
+        if isinstance(node.value, ast.Name) and node.value.id == "Optional":  # Optional[int]
+            return _annotation_types(node.slice) + (type(None),)
+        return _annotation_types(node.value)  # list[int] -> list
     if name not in _TYPES:
         raise ParamError(f"unsupported annotation {ast.unparse(node)!r}; use {sorted(_TYPES)}")
     return (_TYPES[name],)
@@ -141,7 +144,7 @@ def validate(schema: dict[str, Param], values: dict, source: str) -> dict:
     out = {}
     for key, value in values.items():
         if key in RESERVED:
-            raise ParamError(f"{source}: '{key}' is set by the runner (use --out); "
+            raise ParamError(f"{source}: '{key}' is set by the runner (use --out or --smoke); "
                              f"allowed parameters:\n{describe(schema)}")
         if key not in schema:
             raise ParamError(f"{source}: unknown parameter '{key}'; allowed parameters:\n"
@@ -182,6 +185,12 @@ def parse_overrides(pairs: list[str]) -> dict:
         except yaml.YAMLError:
             out[key.strip()] = raw
     return out
+
+
+def notebook_values(nb_path: Path, namespace: dict) -> dict:
+    """The study's parameters as a notebook holds them (``globals()``), reserved ones left
+    out: what a notebook passes to its study module."""
+    return {k: namespace[k] for k in read_schema(nb_path) if k not in RESERVED and k in namespace}
 
 
 def resolve(nb_path: Path, params_file: Path | None, overrides: list[str]) -> dict:

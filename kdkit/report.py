@@ -1,25 +1,34 @@
-"""Report files a notebook writes: figures, tables, metrics and the claims table.
+"""Report files a notebook writes: figures, tables, metrics, the claims table and its page.
 
-The report contract (README, "Reports"): ``metrics.json``, ``claims.csv``, ``figures/*.png``,
-``tables/*.csv`` + ``tables/*.md``; ``kdkit run`` adds ``run.json`` and the executed notebook.
-A notebook opened by hand (no ``report_dir`` injected) writes to ``reports/.interactive/STUDY``,
-which git ignores, so exploring never overwrites a committed report.
+The report contract (README, "Reports"): ``metrics.json``, ``claims.csv``, ``figures/*.png``
+(+ ``.pdf``), ``tables/*.csv`` + ``.md`` (+ ``.tex`` for the main results and the claims) and
+``page.json`` (the question, the source, the headline and every caption, read by the site);
+``kdkit run`` adds ``run.json`` and the executed notebook. A notebook opened by hand (no
+``report_dir`` injected) writes to ``scratch/STUDY-interactive/`` (git-ignored) with its own
+``run.json``, so exploring never overwrites a committed report; it says where it writes.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import json
 import math
-from dataclasses import asdict, fields
 from pathlib import Path
 
-from .claims import CLAIM_COLUMNS, Claim
+from .claims import CLAIM_COLUMNS, MIN_SEEDS, Claim, finalize
+
+SMOKE_BANNER = ("Smoke run: CI-sized parameters (few seeds, short training). The verdicts below "
+                "are not evidence; `kdkit run STUDY` runs the full study.")
+VERDICT_COLORS = {"supported": "#d9f0d3", "not supported": "#f6d5d5",
+                  "inconclusive": "#fff2cc", "not testable": "#e8e8e8"}
 
 
 def project_root() -> Path:
-    """The checkout kdkit lives in (kdkit is installed in editable mode)."""
-    return Path(__file__).resolve().parent.parent
+    """The project this report belongs to (``kdkit.project.find_project``)."""
+    from .project import find_project
+
+    return find_project()
 
 
 def _clean(obj):
@@ -37,29 +46,107 @@ def _clean(obj):
     return obj
 
 
+def _display(obj):
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - ipykernel is a dependency
+        return
+    if get_ipython() is not None:
+        display(obj)
+
+
 class Report:
     """Writes one study's report files into ``report_dir``."""
 
-    def __init__(self, report_dir: str | Path | None, study: str):
-        if report_dir is None:
-            report_dir = project_root() / "reports" / ".interactive" / study
+    def __init__(self, report_dir: str | Path | None, study: str, *, smoke: bool = False,
+                 min_seeds: int = MIN_SEEDS, params: dict | None = None):
+        self.interactive = report_dir is None
+        if self.interactive:
+            report_dir = project_root() / "scratch" / f"{study}-interactive"
         self.dir = Path(report_dir)
         self.study = study
+        self.smoke, self.min_seeds = smoke, min_seeds
         (self.dir / "figures").mkdir(parents=True, exist_ok=True)
         (self.dir / "tables").mkdir(parents=True, exist_ok=True)
         self._metrics: dict = {}
+        self._page: dict = {"study": study, "figures": [], "tables": []}
+        if self.interactive:
+            self._write_interactive_run(params or {})
+            print(f"[kdkit] opened by hand: writing to {self.dir} (a git-ignored scratch "
+                  f"folder; `kdkit run {study}` writes the report)")
 
-    def figure(self, fig, name: str):
-        """Save ``fig`` as ``figures/NAME.png`` and return it (so the notebook shows it)."""
-        fig.savefig(self.dir / "figures" / f"{name}.png", dpi=110, bbox_inches="tight",
-                    metadata={"Software": None})
-        return fig
+    @classmethod
+    def for_notebook(cls, study: str, namespace: dict) -> Report:
+        """The report of a study notebook, from its parameters in ``namespace``
+        (``globals()``): ``report_dir`` and ``smoke`` (set by ``kdkit run``) and, for a
+        notebook opened by hand, every parameter for its ``run.json``."""
+        params = {}
+        if namespace.get("report_dir") is None:
+            from .params import notebook_values
 
-    def table(self, df, name: str, floatfmt: str = ".4f"):
-        """Save a DataFrame as ``tables/NAME.csv`` and ``tables/NAME.md``; return it."""
+            params = notebook_values(project_root() / "notebooks" / f"{study}.ipynb", namespace)
+        return cls(namespace.get("report_dir"), study, smoke=bool(namespace.get("smoke", True)),
+                   params=params)
+
+    def _write_interactive_run(self, params: dict) -> None:
+        from .runner import git_state
+
+        commit, dirty = git_state()
+        run = {"study": self.study, "report": self.dir.name, "mode": "interactive",
+               "status": "running", "params": params, "git_commit": commit,
+               "git_dirty": dirty,
+               "start": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        (self.dir / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
+
+    # ------------------------------------------------------------------ the page
+    def describe(self, *, title: str, question: str, source: str = "", source_url: str = ""):
+        """What the study asks and which published work it questions (for its page)."""
+        self._page.update(title=title, question=question, source=source,
+                          source_url=source_url)
+        self._write_page()
+
+    def headline(self, sentence: str):
+        """One sentence that says what this run found (computed from the results)."""
+        self._page["headline"] = sentence
+        self._write_page()
+        return sentence
+
+    def _write_page(self):
+        (self.dir / "page.json").write_text(json.dumps(self._page, indent=2) + "\n")
+
+    # ------------------------------------------------------------------ files
+    def figure(self, fig, name: str, caption: str = ""):
+        """Save ``fig`` as ``figures/NAME.png`` (pages) and ``.pdf`` (papers), show it once
+        and close it."""
+        import matplotlib.pyplot as plt
+
+        for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None,
+                                                                "Producer": None})):
+            fig.savefig(self.dir / "figures" / f"{name}.{ext}", bbox_inches="tight",
+                        metadata=meta)
+        self._page["figures"] = [f for f in self._page["figures"] if f["name"] != name]
+        self._page["figures"].append({"name": name, "file": f"figures/{name}.png",
+                                      "caption": caption})
+        self._write_page()
+        _display(fig)
+        plt.close(fig)
+
+    def table(self, df, name: str, floatfmt: str = ".4f", *, caption: str = "",
+              tex: bool = False, show: bool = False):
+        """Save a DataFrame as ``tables/NAME.csv`` and ``.md`` (and booktabs ``.tex`` with
+        ``tex``); return it. Missing values are written as empty cells."""
         df.to_csv(self.dir / "tables" / f"{name}.csv", index=False, float_format="%.6g")
-        md = df.to_markdown(index=False, floatfmt=floatfmt)
+        shown = df.astype(object).where(df.notna(), "")
+        md = shown.to_markdown(index=False, floatfmt=floatfmt)
         (self.dir / "tables" / f"{name}.md").write_text(md + "\n")
+        if tex:
+            (self.dir / "tables" / f"{name}.tex").write_text(to_latex(df, floatfmt, caption))
+        self._page["tables"] = [t for t in self._page["tables"] if t["name"] != name]
+        self._page["tables"].append({"name": name, "caption": caption})
+        self._write_page()
+        if show:
+            _display(df)
         return df
 
     def metrics(self, values: dict) -> dict:
@@ -70,12 +157,14 @@ class Report:
         return self._metrics
 
     def claims(self, claims: list[Claim]):
-        """Write ``claims.csv`` (+ ``tables/claims.md``) and return it as a DataFrame."""
+        """Judge the table (:func:`kdkit.claims.finalize`: Holm, minimum evidence,
+        preconditions, smoke runs), write ``claims.csv`` (+ ``tables/claims.md``/``.tex``),
+        show it in full and return it as a DataFrame."""
         import pandas as pd
 
-        rows = [asdict(c) for c in claims]
+        rows = [c.row() for c in finalize(claims, smoke=self.smoke, min_seeds=self.min_seeds)]
         with open(self.dir / "claims.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(Claim)])
+            w = csv.DictWriter(f, fieldnames=list(CLAIM_COLUMNS))
             w.writeheader()
             for r in rows:
                 w.writerow({k: _fmt(v) for k, v in r.items()})
@@ -83,6 +172,12 @@ class Report:
         shown = df.astype(object).where(df.notna(), "")
         (self.dir / "tables" / "claims.md").write_text(
             shown.to_markdown(index=False, floatfmt=".4g") + "\n")
+        (self.dir / "tables" / "claims.tex").write_text(
+            to_latex(df[["claim", "source_value", "measured", "ci_low", "ci_high", "p_holm",
+                         "verdict"]], ".4g", "Claims and verdicts"))
+        if self.smoke:
+            _display_banner()
+        _display(styled_claims(df))
         return df
 
 
@@ -90,6 +185,73 @@ def _fmt(v):
     if isinstance(v, float):
         return f"{v:.6g}"
     return "" if v is None else v
+
+
+def _display_banner():
+    try:
+        from IPython.display import HTML
+    except ImportError:  # pragma: no cover
+        return
+    print(SMOKE_BANNER)
+    _display(HTML(f'<div style="background:#fff2cc;border-left:4px solid #e6a700;'
+                  f'padding:6px 10px;margin:6px 0"><b>{SMOKE_BANNER}</b></div>'))
+
+
+def format_number(v) -> str:
+    """Numbers as a reader wants them: integers without decimals, small values with 4
+    significant digits, missing values empty."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    if isinstance(v, str):
+        try:
+            v = float(v) if v.strip() else v
+        except ValueError:
+            return v
+        if isinstance(v, str):
+            return v
+    if isinstance(v, (int,)) or (isinstance(v, float) and v.is_integer() and abs(v) >= 1):
+        return f"{int(v):,}"
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.3g}"
+    return f"{v:.4g}"
+
+
+def styled_claims(df):
+    """The claims table for a notebook: full text (wrapped), formatted numbers, verdicts
+    coloured."""
+    num = ["measured", "ci_low", "ci_high", "p", "p_holm"]
+    shown = df.copy()
+    for c in num:
+        shown[c] = [format_number(v) for v in shown[c]]
+    return (shown.style.hide(axis="index")
+            .map(lambda v: f"background-color: {VERDICT_COLORS.get(v, '')}",
+                 subset=["verdict"])
+            .set_properties(**{"white-space": "pre-wrap", "text-align": "left",
+                               "vertical-align": "top"})
+            .set_properties(subset=["claim", "note"], **{"min-width": "16em"}))
+
+
+def to_latex(df, floatfmt: str = ".4f", caption: str = "") -> str:
+    """A booktabs table (``\\toprule``/``\\midrule``/``\\bottomrule``), text escaped."""
+    def esc(v):
+        if isinstance(v, float):
+            return "" if not math.isfinite(v) else format(v, floatfmt)
+        s = "" if v is None else str(v)
+        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
+                     ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"),
+                     ("~", r"\textasciitilde{}"), ("^", r"\textasciicircum{}")):
+            s = s.replace(a, b)
+        return s
+
+    cols = list(df.columns)
+    lines = [r"\begin{table}[t]", r"\centering"]
+    if caption:
+        lines.append(rf"\caption{{{esc(caption)}}}")
+    lines += [r"\begin{tabular}{" + "l" * len(cols) + "}", r"\toprule",
+              " & ".join(esc(c) for c in cols) + r" \\", r"\midrule"]
+    lines += [" & ".join(esc(v) for v in row) + r" \\" for row in df.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(lines)
 
 
 def read_claims(path: Path) -> list[dict]:

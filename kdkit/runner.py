@@ -1,30 +1,49 @@
-"""Run a study notebook with papermill and write its report atomically.
+"""Run a study notebook with papermill and write its report atomically and safely.
 
 ``run_study`` executes ``notebooks/STUDY.ipynb`` into a temporary sibling of the report folder,
-adds ``run.json`` (provenance) and the notebook as HTML, and only then swaps it into place.
-A failed run leaves the previous report untouched and keeps the evidence in ``STUDY.failed/``.
+adds ``run.json`` (provenance) and the notebook as HTML, and only then swaps it into place,
+under a lock, so that two runs of one report never mix. What can go wrong, and what happens:
+
+* a failed run leaves the previous report untouched and keeps the evidence in
+  ``NAME.failed/`` (the executed notebook shows the error);
+* Ctrl-C or SIGTERM removes the temporary folder and leaves the previous report untouched; a
+  temporary folder left by a process that died is removed by the next run;
+* a second run of the same report waits for the first (it says so);
+* a smoke run (``--smoke``) writes to the git-ignored ``scratch/`` folder, and never replaces
+  a full report unless ``--replace-full-report`` says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import difflib
+import fcntl
 import importlib
 import json
+import os
 import platform
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 from . import params as _params
-from .claims import CLAIM_COLUMNS
-from .report import project_root, read_claims
+from .project import find_project
 
 PACKAGES = ("kdkit", "torch", "numpy", "scipy", "pandas", "scikit-learn", "matplotlib",
-            "papermill")
+            "papermill", "dask", "distributed")
+MODES = ("full", "smoke")
+
+
+def project_root() -> Path:
+    return find_project()
 
 
 def notebooks_dir() -> Path:
@@ -35,19 +54,55 @@ def params_dir() -> Path:
     return project_root() / "params"
 
 
+def reports_dir() -> Path:
+    return project_root() / "reports"
+
+
+def scratch_dir() -> Path:
+    """Where smoke runs and notebooks opened by hand write (git-ignored)."""
+    return project_root() / "scratch"
+
+
 def studies() -> list[str]:
     return sorted(p.stem for p in notebooks_dir().glob("*.ipynb"))
+
+
+def variants(study: str | None = None) -> list[str]:
+    """Named variants ``STUDY-VARIANT`` (``params/STUDY-VARIANT.yaml``)."""
+    out = []
+    for p in sorted(params_dir().glob("*-*.yaml")):
+        owner = next((s for s in studies() if p.stem.startswith(f"{s}-")), None)
+        if owner and (study is None or owner == study):
+            out.append(p.stem)
+    return out
 
 
 def notebook_path(study: str) -> Path:
     path = notebooks_dir() / f"{study}.ipynb"
     if not path.exists():
-        raise _params.ParamError(f"unknown study '{study}'; available: {', '.join(studies())}")
+        raise _params.ParamError(unknown_name_message(study))
     return path
+
+
+def unknown_name_message(name: str) -> str:
+    names = studies() + variants()
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown study '{name}'{hint} Available: {', '.join(names)}"
 
 
 def default_params_file(study: str) -> Path:
     return params_dir() / f"{study}.yaml"
+
+
+def split_name(name: str) -> tuple[str, Path | None]:
+    """``STUDY`` or ``STUDY-VARIANT`` → (study, the variant's params file or None)."""
+    if name in studies():
+        return name, None
+    if name in variants():
+        study = next(s for s in studies() if name.startswith(f"{s}-"))
+        return study, params_dir() / f"{name}.yaml"
+    raise _params.ParamError(unknown_name_message(name))
 
 
 def report_name(study: str, params_file: Path | None) -> str:
@@ -61,16 +116,17 @@ def report_name(study: str, params_file: Path | None) -> str:
     return study
 
 
-def _git_commit() -> str:
+def git_state() -> tuple[str, bool]:
+    """(commit, whether the code, notebooks or params differ from it)."""
     root = project_root()
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                              text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "kdkit", "notebooks",
                                 "params"], cwd=root, capture_output=True, text=True).stdout
-        return sha + ("-dirty" if dirty.strip() else "")
+        return sha, bool(dirty.strip())
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return "unknown", False
 
 
 def _versions() -> dict:
@@ -91,53 +147,177 @@ def _to_html(nb_file: Path, html_file: Path) -> None:
     html_file.write_text(body)
 
 
-def run_study(study: str, values: dict, out_root: Path, *, params_source: str,
-              progress: bool = True, log=print, name: str | None = None) -> bool:
-    """Execute one study with validated ``values`` into ``out_root/name`` (default: the
-    study's name); return True when it succeeded."""
+@dataclass
+class Plan:
+    """One validated run: which study, with which values, into which report."""
+
+    study: str
+    values: dict
+    source: str
+    name: str
+    mode: str = "full"
+    overrides: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- safety: locks, leftovers
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_leftovers(out_root: Path, name: str, log=print) -> None:
+    """Remove temporary folders of runs whose process is gone, and half-swapped leftovers."""
+    for tmp in out_root.glob(f".{name}.tmp-*"):
+        m = re.match(rf"\.{re.escape(name)}\.tmp-(\d+)-", tmp.name)
+        if m and not _alive(int(m.group(1))):
+            shutil.rmtree(tmp, ignore_errors=True)
+            log(f"[kdkit] {name}: removed {tmp.name}, left by an interrupted run")
+    old = out_root / f".{name}.old"
+    if old.exists():
+        if not (out_root / name).exists():  # a swap died half-way: put the report back
+            old.rename(out_root / name)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def report_lock(out_root: Path, name: str, log=print):
+    """An exclusive lock on one report folder; a second run waits (and says so)."""
+    path = out_root / f".{name}.lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            log(f"[kdkit] {name}: another kdkit run (pid {holder}) is writing this report; "
+                "waiting for it to finish")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived during a run."""
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """Turn SIGTERM (and SIGINT) into :class:`Interrupted` while a run is in progress."""
+    def handler(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    if threading_main():
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    else:  # signals can only be caught in the main thread
+        old = {}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _read_run(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+# ---------------------------------------------------------------- one run
+
+
+def run_study(plan: Plan, out_root: Path, *, progress: bool = True, log=print,
+              replace_full: bool = False) -> bool:
+    """Execute ``plan`` into ``out_root/plan.name``; return True when it succeeded."""
+    out_root.mkdir(parents=True, exist_ok=True)
+    name = plan.name
+    final = out_root / name
+    with report_lock(out_root, name, log):
+        clean_leftovers(out_root, name, log)
+        if plan.mode == "smoke" and final.exists() and not replace_full \
+                and _read_run(final).get("mode", "full") != "smoke":
+            log(f"[kdkit] {name}: {final} holds a full report; a smoke run does not replace it "
+                "(write the smoke run elsewhere with --out, or pass --replace-full-report)")
+            return False
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-{os.getpid()}-", dir=out_root))
+        tmp.chmod(0o755)  # mkdtemp makes it private; a report is for everyone to read
+        try:
+            with _interruptible():
+                return _execute(plan, tmp, final, out_root, progress=progress, log=log)
+        except (Interrupted, KeyboardInterrupt) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            kept = "the previous report is kept" if final.exists() else "no report was written"
+            log(f"[kdkit] {name}: interrupted ({e or 'SIGINT'}); {kept}")
+            raise
+
+
+def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bool,
+             log) -> bool:
     import papermill as pm
 
-    nb = notebook_path(study)
-    name = name or study
-    out_root.mkdir(parents=True, exist_ok=True)
-    final = out_root / name
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=out_root))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a report is for everyone to read
+    name = plan.name
+    nb = notebook_path(plan.study)
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
     status, error = "ok", None
-    log(f"[kdkit] {name}: started ({params_source})")
+    log(f"[kdkit] {name}: started ({plan.source}); writing to {final}")
+    injected = {**plan.values, "report_dir": str(tmp.resolve()), "smoke": plan.mode == "smoke"}
     try:
-        pm.execute_notebook(str(nb), str(tmp / "notebook.ipynb"),
-                            parameters={**values, "report_dir": str(tmp.resolve())},
-                            kernel_name="python3", progress_bar=progress, cwd=str(Path.cwd()))
+        pm.execute_notebook(str(nb), str(tmp / "notebook.ipynb"), parameters=injected,
+                            kernel_name="python3", progress_bar=progress, cwd=str(Path.cwd()),
+                            kernel_manager_class=_kernel_manager())
+    except (Interrupted, KeyboardInterrupt):
+        raise
     except Exception as e:  # PapermillExecutionError carries the cell's exception name + value
         status = "failed"
         error = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
     duration = time.perf_counter() - t0
+    commit, dirty = git_state()
     run = {
-        "study": study, "report": name, "status": status, "params": values,
-        "params_source": params_source,
-        "seeds": values.get("seeds"), "git_commit": _git_commit(), "packages": _versions(),
-        "python": platform.python_version(), "platform": platform.platform(),
+        "study": plan.study, "report": name, "mode": plan.mode, "status": status,
+        "params": {k: v for k, v in plan.values.items() if k not in _params.RESERVED},
+        "params_source": plan.source, "overrides": plan.overrides,
+        "seeds": plan.values.get("seeds"), "git_commit": commit, "git_dirty": dirty,
+        "packages": _versions(), "python": platform.python_version(),
+        "platform": platform.platform(),
         "start": started.isoformat(timespec="seconds"),
         "end": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(duration, 1),
     }
     if error:
         run["error"] = error.strip().splitlines()[0][:500]
+    if status == "ok":
+        missing = [f for f in ("metrics.json", "claims.csv") if not (tmp / f).exists()]
+        if missing:
+            status, run["status"] = "failed", "failed"
+            run["error"] = f"notebook did not write {', '.join(missing)}"
     (tmp / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
     if (tmp / "notebook.ipynb").exists():
         try:
             _to_html(tmp / "notebook.ipynb", tmp / "notebook.html")
         except Exception as e:  # HTML is a convenience; never fail a good run over it
             log(f"[kdkit] {name}: could not write notebook.html ({e})")
-    if status == "ok":
-        missing = [f for f in ("metrics.json", "claims.csv") if not (tmp / f).exists()]
-        if missing:
-            status, run["status"] = "failed", "failed"
-            run["error"] = f"notebook did not write {', '.join(missing)}"
-            (tmp / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
     if status == "ok":
         _replace(tmp, final)
         shutil.rmtree(out_root / f"{name}.failed", ignore_errors=True)
@@ -146,10 +326,22 @@ def run_study(study: str, values: dict, out_root: Path, *, params_source: str,
         failed = out_root / f"{name}.failed"
         shutil.rmtree(failed, ignore_errors=True)
         tmp.rename(failed)
-        log(f"[kdkit] {name}: FAILED after {duration:.1f}s ({run['error']}); previous report "
-            f"kept, executed notebook in {failed}/notebook.ipynb")
+        kept = "the previous report is kept" if final.exists() else "no report was written"
+        log(f"[kdkit] {name}: FAILED after {duration:.1f}s ({run['error']}); {kept}; the "
+            f"executed notebook is in {failed}/notebook.ipynb")
     write_index(out_root)
     return status == "ok"
+
+
+def _kernel_manager():
+    """A kernel manager that talks to the kernel over IPC (Unix sockets), not TCP: the kernel
+    is local, and the kernel's "running over TCP without encryption" warning goes away."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = "ipc"
+
+    return IPCKernelManager
 
 
 def _replace(tmp: Path, final: Path) -> None:
@@ -167,99 +359,118 @@ def _replace(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _headline(metrics: dict) -> str:
-    head = metrics.get("headline", {})
-    return "; ".join(f"{k} = {v}" for k, v in head.items()) if head else ""
-
-
 def write_index(out_root: Path) -> Path:
-    """Write ``out_root/README.md``: every study's status, provenance, headline and claims."""
-    lines = ["# Reports", "",
-             "Generated by `kdkit run` (`make reports`); do not edit by hand.", "",
-             "| study | status | date (UTC) | commit | duration | headline |",
-             "|---|---|---|---|---|---|"]
-    claim_blocks = []
-    folders = sorted(p for p in out_root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for d in folders:
-        if d.name.endswith(".failed"):
-            if not (out_root / d.name.removesuffix(".failed")).exists():  # never succeeded
-                run = json.loads((d / "run.json").read_text()) if (d / "run.json").exists() \
-                    else {}
-                lines.append(f"| {d.name.removesuffix('.failed')} | failed: "
-                             f"{run.get('error', '?')} | {run.get('start', '')[:16]} | "
-                             f"{run.get('git_commit', '')[:12]} | "
-                             f"{run.get('duration_s', 0):.0f} s | |")
-            continue
-        if not (d / "run.json").exists():
-            continue
-        run = json.loads((d / "run.json").read_text())
-        metrics = json.loads((d / "metrics.json").read_text()) if (d / "metrics.json").exists() \
-            else {}
-        failed = (out_root / f"{d.name}.failed").exists()
-        status = run["status"] + (" (last run failed; this is the previous report)" if failed
-                                  else "")
-        lines.append(f"| [{d.name}]({d.name}/) | {status} | {run['start'][:16]} | "
-                     f"{run['git_commit'][:12]} | {run['duration_s']:.0f} s | "
-                     f"{_headline(metrics)} |")
-        if (d / "claims.csv").exists():
-            rows = read_claims(d / "claims.csv")
-            block = [f"## {d.name}: claims", "",
-                     "| " + " | ".join(CLAIM_COLUMNS) + " |",
-                     "|" + "---|" * len(CLAIM_COLUMNS)]
-            block += ["| " + " | ".join(r.get(c, "") or "" for c in CLAIM_COLUMNS) + " |"
-                      for r in rows]
-            claim_blocks.append("\n".join(block))
-    text = "\n".join(lines) + "\n\n" + "\n\n".join(claim_blocks) + "\n"
-    path = out_root / "README.md"
-    path.write_text(text)
-    return path
+    """The index of ``out_root``: ``README.md`` and the HTML site (``kdkit.site``); the
+    committed ``reports/`` does not link the git-ignored executed notebooks."""
+    from .site import write_site
+
+    committed = Path(out_root).resolve() == reports_dir().resolve()
+    return write_site(out_root, link_notebooks=not committed)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def plan_runs(names: list[str], *, params_file: str | None, smoke: bool,
+              overrides: list[str]) -> list[Plan]:
+    """Validate everything (names, params files, every value, the study's own checks) before
+    anything runs; raises ``ParamError``."""
+    if params_file and len(names) > 1:
+        raise _params.ParamError("--params applies to one study at a time")
+    if params_file and smoke:
+        raise _params.ParamError("--smoke uses the notebook's defaults; it cannot be combined "
+                                 "with --params")
+    plans = []
+    for name in names:
+        study, variant_file = split_name(name)
+        nb = notebook_path(study)
+        if smoke:
+            pfile = None
+        elif params_file:
+            pfile = Path(params_file)
+            if not pfile.exists():
+                raise _params.ParamError(f"params file not found: {pfile}")
+        else:
+            pfile = variant_file or default_params_file(study)
+            pfile = pfile if pfile.exists() else None
+        values = _params.resolve(nb, pfile, overrides)
+        study_checks(study, values)
+        if smoke:
+            source = "notebook defaults (--smoke)"
+        else:
+            source = str(pfile.relative_to(project_root()) if pfile and pfile.is_relative_to(
+                project_root()) else pfile or "notebook defaults")
+        plans.append(Plan(study, values, source, report_name(study, pfile),
+                          "smoke" if smoke else "full", list(overrides)))
+    return plans
 
 
 def main_run(names: list[str], *, all_studies: bool, params_file: str | None, smoke: bool,
-             overrides: list[str], out: str, progress: bool = True) -> int:
+             overrides: list[str], out: str | None, progress: bool = True,
+             replace_full: bool = False) -> int:
     """The ``kdkit run`` command; returns the process exit code (0 ok, 1 failed, 2 usage)."""
     if all_studies:
         names = studies()
     if not names:
         print("kdkit run: name at least one study or --all; available: "
-              + ", ".join(studies()), file=sys.stderr)
+              + ", ".join(studies() + variants()), file=sys.stderr)
         return 2
-    if params_file and len(names) > 1:
-        print("kdkit run: --params applies to one study at a time", file=sys.stderr)
-        return 2
-    if params_file and smoke:
-        print("kdkit run: --smoke uses the notebook's defaults; it cannot be combined with "
-              "--params", file=sys.stderr)
-        return 2
-    plans = []
-    try:  # validate everything before running anything
-        for name in names:
-            nb = notebook_path(name)
-            pfile = None if smoke else Path(params_file) if params_file \
-                else default_params_file(name)
-            if pfile is not None and not pfile.exists():
-                if params_file:
-                    raise _params.ParamError(f"params file not found: {pfile}")
-                pfile = None
-            values = _params.resolve(nb, pfile, overrides)
-            _study_checks(name, values)
-            source = "notebook defaults (--smoke)" if smoke else str(pfile or "notebook defaults")
-            plans.append((name, values, source, report_name(name, pfile)))
+    try:
+        plans = plan_runs(names, params_file=params_file, smoke=smoke, overrides=overrides)
     except _params.ParamError as e:
         print(f"kdkit run: {e}", file=sys.stderr)
         return 2
+    out_root = Path(out) if out else scratch_dir() if smoke else reports_dir()
     try:
-        Path(out).mkdir(parents=True, exist_ok=True)
+        out_root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        print(f"kdkit run: cannot create the report folder {out} ({e})", file=sys.stderr)
+        print(f"kdkit run: cannot create the report folder {out_root} ({e})", file=sys.stderr)
         return 2
-    ok = [run_study(n, v, Path(out), params_source=s, progress=progress, name=r)
-          for n, v, s, r in plans]
-    return 0 if all(ok) else 1
+    if smoke and not out:
+        print(f"[kdkit] smoke run: writing to {out_root} (git-ignored scratch; the reports in "
+              f"{reports_dir()} are not touched)")
+    results = []
+    try:
+        for plan in plans:
+            t0 = time.perf_counter()
+            ok = run_study(plan, out_root, progress=progress, replace_full=replace_full)
+            results.append((plan.name, ok, time.perf_counter() - t0))
+    except (Interrupted, KeyboardInterrupt):
+        return 130
+    if len(plans) > 1:
+        print(summary_table(results, out_root))
+    return 0 if all(ok for _, ok, _ in results) else 1
 
 
-def _study_checks(study: str, values: dict) -> None:
-    """Run ``kdkit.studies.STUDY.check_params(values)`` when the study defines one."""
+def summary_table(results, out_root: Path) -> str:
+    """The table printed at the end of ``kdkit run --all``."""
+    from .report import read_claims
+
+    lines = [f"{'report':<28} {'status':<7} {'time':>7}  verdicts"]
+    for name, ok, seconds in results:
+        counts = ""
+        claims = out_root / name / "claims.csv"
+        if ok and claims.exists():
+            from collections import Counter
+
+            c = Counter(r["verdict"] for r in read_claims(claims))
+            counts = ", ".join(f"{v} {k}" for k, v in sorted(c.items()))
+        lines.append(f"{name:<28} {'ok' if ok else 'FAILED':<7} {seconds:>6.0f}s  {counts}")
+    return "\n".join(lines)
+
+
+def study_checks(study: str, values: dict) -> None:
+    """Run ``kdkit.studies.STUDY.check_params(values)`` when the study defines one, and check
+    the device when the study has one."""
+    if "device" in values:
+        from .device import DeviceError, check
+
+        try:
+            check(values["device"])
+        except DeviceError as e:
+            raise _params.ParamError(f"{study}: {e}") from None
+    if values.get("workers", 1) < 1:
+        raise _params.ParamError(f"{study}: workers must be at least 1")
     try:
         module = importlib.import_module(f"kdkit.studies.{study}")
     except ModuleNotFoundError:

@@ -1,9 +1,17 @@
 """Statistics over seeds: mean with a 95 % confidence interval, and paired comparisons.
 
 Every study runs each configuration over several seeds. ``mean_ci`` summarises one set of
-values with Student's t interval, ``paired_test`` compares two methods evaluated on the same
-seeds (a paired t-test on the per-seed differences, with a Wilcoxon signed-rank p-value beside
-it for readers who distrust normality with five seeds).
+values with Student's t interval; ``paired_test`` compares two methods evaluated on the same
+seeds, on the per-seed differences d_1 … d_n:
+
+* with at least ``MIN_T_PAIRS`` (5) pairs that do not all agree, a paired t-test;
+* with fewer pairs, or when every difference is the same (t is then infinite or undefined),
+  the **exact sign-flip permutation test**: under H0 the sign of each d_i is a fair coin, so
+  p = #{ε ∈ {±1}^n : |Σ ε_i d_i| ≥ |Σ d_i|} / 2^n over all 2^n sign patterns. It never goes
+  below 2 / 2^n (0.25 for three pairs), which no test on n pairs can honestly beat.
+
+The exact p is reported beside the t-test's for n ≤ 20 (``p_exact``), and ``test`` names the
+test behind ``p_value``. ``holm`` adjusts a family of p-values (Holm, 1979).
 """
 
 from __future__ import annotations
@@ -72,15 +80,40 @@ def prediction_interval(values: Iterable[float], confidence: float = 0.95) -> tu
     return float(x.mean()) - half, float(x.mean()) + half
 
 
+MIN_T_PAIRS = 5
+EXACT_MAX_PAIRS = 20
+T_TEST, SIGN_FLIP = "paired t-test", "exact sign-flip test"
+
+
+def sign_flip_p(d: Sequence[float]) -> float:
+    """Exact two-sided p of the mean of ``d`` under random sign flips (all 2^n patterns).
+
+    Sums within a relative 1e-12 of the observed one count as ties (as large), so equal
+    differences that differ by float rounding are treated as equal.
+    """
+    d = np.asarray(d, dtype=float)
+    n = d.size
+    if n > EXACT_MAX_PAIRS:
+        raise ValueError(f"the exact sign-flip test enumerates 2^n patterns; n = {n} > "
+                         f"{EXACT_MAX_PAIRS}")
+    observed = abs(d.sum())
+    signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
+    sums = np.abs(signs @ d)
+    tol = 1e-12 * max(np.abs(d).sum(), 1e-300)
+    return float((sums >= observed - tol).mean())
+
+
 @dataclass(frozen=True)
 class PairedComparison:
-    """Method A minus method B on the same seeds."""
+    """Method A minus method B on the same seeds; ``test`` names the test behind
+    ``p_value``; ``p_exact`` is the exact sign-flip p (None above 20 pairs)."""
 
     mean_diff: float
     ci_low: float
     ci_high: float
     p_value: float
-    p_wilcoxon: float
+    p_exact: float | None
+    test: str
     n: int
 
     def as_dict(self) -> dict:
@@ -89,22 +122,32 @@ class PairedComparison:
 
 def paired_test(a: Sequence[float], b: Sequence[float],
                 confidence: float = 0.95) -> PairedComparison:
-    """Paired t-test of a − b (two-sided). All differences 0 gives p = 1; the same non-zero
-    difference on every seed gives p = 0 (an infinite t statistic)."""
+    """Two-sided paired test of a − b (module docstring): the t-test with ≥ 5 pairs that do not
+    all agree, else the exact sign-flip test. All differences 0 gives p = 1."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.size < 2:
         raise ValueError("paired_test needs two equal-length sequences of at least 2 values")
     d = a - b
     est = mean_ci(d, confidence)
-    if np.all(d == 0):  # no difference at all
-        p = pw = 1.0
-    elif np.ptp(d) <= 1e-12 * np.abs(d).max():  # the same non-zero difference on every seed
-        # (up to rounding): t is infinite
-        p, pw = 0.0, float(_st.wilcoxon(d).pvalue)
+    exact = sign_flip_p(d) if d.size <= EXACT_MAX_PAIRS else None
+    all_equal = np.ptp(d) <= 1e-12 * np.abs(d).max() if np.any(d) else True
+    if d.size < MIN_T_PAIRS or all_equal:
+        test, p = SIGN_FLIP, exact
     else:
-        p = float(_st.ttest_rel(a, b).pvalue)
-        pw = float(_st.wilcoxon(d).pvalue)
-    return PairedComparison(est.mean, est.ci_low, est.ci_high, p, pw, int(d.size))
+        test, p = T_TEST, float(_st.ttest_rel(a, b).pvalue)
+    return PairedComparison(est.mean, est.ci_low, est.ci_high, p, exact, test, int(d.size))
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values of one family (same order as given):
+    p̃_(i) = max_{j ≤ i} min(1, (m − j + 1) · p_(j)) over the p-values sorted ascending."""
+    p = np.asarray(p_values, dtype=float)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(adjusted)
+    return out
 
 
 def over_seeds(fn: Callable[[int], dict], seeds: Sequence[int]) -> list[dict]:

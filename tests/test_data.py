@@ -100,8 +100,10 @@ def test_split_dir_loads(tmp_path):
     assert d.test.tolist() == [[1, 3]]
 
 
-@pytest.mark.parametrize("train,message", [("a,b\n0,0\n", "expected header 'user,item'"),
-                                           ("user,item\n0,x\n", "non-negative integers")])
+@pytest.mark.parametrize("train,message", [
+    ("a,b\n0,0\n", "expected header 'user,item'"),
+    ("user,item\n0,x\n", "is not a non-negative integer id"),
+])
 def test_split_dir_malformed(tmp_path, train, message):
     with pytest.raises(DataError, match=message):
         load_split_dir(_write_split(tmp_path, train))

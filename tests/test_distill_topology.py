@@ -93,3 +93,27 @@ def test_htd_groups_and_parameters():
     loss.backward()
     assert torch.isfinite(loss) and htd.user_assign.weight.grad is not None
     assert student.user.weight.grad is not None
+
+
+def test_fast_ftd_equals_the_pairwise_sum():
+    from kdkit.distill.ftd import ftd_loss_pairwise
+    torch.manual_seed(1)
+    t, s = torch.randn(300, 16), torch.randn(300, 4, requires_grad=True)
+    fast, ref = ftd_loss(t, s), ftd_loss_pairwise(t, s)
+    assert fast.item() == pytest.approx(ref.item(), rel=1e-5)
+    g_fast, = torch.autograd.grad(fast, s)
+    g_ref, = torch.autograd.grad(ref, s)
+    assert torch.allclose(g_fast, g_ref, rtol=1e-3, atol=1e-4)
+
+
+def test_blockwise_topology_loss_equals_the_dense_one():
+    from kdkit.distill.htd import topology_loss_dense
+    torch.manual_seed(2)
+    t, s = torch.randn(120, 8), torch.randn(120, 3, requires_grad=True)
+    groups = torch.randint(0, 7, (120,))
+    groups[groups == 3] = 5  # a group with no member
+    fast, ref = topology_loss(t, s, groups, 7), topology_loss_dense(t, s, groups, 7)
+    assert fast.item() == pytest.approx(ref.item(), rel=1e-5)
+    g_fast, = torch.autograd.grad(fast, s)
+    g_ref, = torch.autograd.grad(ref, s)
+    assert torch.allclose(g_fast, g_ref, rtol=1e-4, atol=1e-5)

@@ -71,31 +71,42 @@ def _tiny_data(n_users=10, n_items=12, seed=0):
 
 
 def _tiny_params(**kw):
-    p = dict(teacher="sasrec", seeds=[0, 1], epochs=1, lr=0.01, batch_size=4, max_len=4,
-             teacher_dim=8, teacher_layers=2, student_dim=4, student_layers=2, heads=2,
-             dropout=0.0, schemes=["uniform", "fisher"], beta=1.5, betas=[], gammas=[0.1, 1.0],
-             logit_weight=0.5, fisher_samples=3, lm_window=2, lm_epochs=2, curve_every=0,
-             workers=1, threads=1)
+    p = dict(teacher="sasrec", control="untrained", seeds=[0, 1], max_epochs=2, eval_every=1,
+             patience=1, min_epochs=0, lr=0.01, batch_size=4, max_len=4, teacher_dim=8,
+             teacher_layers=2, student_dim=4, student_layers=2, heads=2, dropout=0.0,
+             student_dropouts=[0.0, 0.1], schemes=["uniform", "fisher"], beta=1.5, betas=[],
+             gammas=[0.1, 1.0], logit_weight=0.5, fisher_samples=3, lm_window=2, lm_epochs=2,
+             device="cpu", ml100k_path=None, data_seed=0, workers=1, threads=1)
     p.update(kw)
     return p
 
 
-def test_study_runs_with_the_minilm_teacher():
+def test_study_runs_with_the_minilm_teacher(monkeypatch):
+    from kdkit.jobs import Runner
     from kdkit.studies import fisher_layerwise as fl
     data = _tiny_data()
-    t = fl.run(data, _tiny_params(teacher="minilm", seeds=[0]), progress=None)
+    monkeypatch.setattr(fl, "data_for", lambda p, seed: data)
+    p = _tiny_params(teacher="minilm", seeds=[0, 1], control="shuffled")
+    fl.check_params(p)
+    t = fl.run(p, Runner(progress=False), progress=None)
     assert set(t["results"]["model"]) == {"teacher", "student (no KD)", "uniform", "fisher",
-                                         fl.CONTROL}
+                                         fl.control_name("shuffled")}
     assert list(t["fishers"].columns) == ["seed"] + [f"layer {i}" for i in range(1, 7)]
-    assert len(t["gammas"]) == 2
+    assert t["trials"].groupby("model").size().tolist() == [2, 2, 2, 2]  # parity, first seed
     sizes = t["sizes"].set_index("model")["parameters"]
     assert sizes["teacher"] > 22_000_000 > sizes["student"]
 
 
-def test_worker_processes_give_the_same_tables_as_one_process():
+def test_sasrec_study_tunes_on_the_first_seed_and_reuses_the_choice(monkeypatch):
+    from kdkit.jobs import Runner
     from kdkit.studies import fisher_layerwise as fl
     data = _tiny_data()
-    one = fl.run(data, _tiny_params(), progress=None)
-    two = fl.run(data, _tiny_params(workers=2), progress=None)
-    for k in ("results", "fishers", "gammas"):
-        pd.testing.assert_frame_equal(one[k], two[k])
+    monkeypatch.setattr(fl, "data_for", lambda p, seed: data)
+    p = _tiny_params()
+    a = fl.run(p, Runner(progress=False), progress=None)
+    b = fl.run(p, Runner(progress=False), progress=None)
+    pd.testing.assert_frame_equal(a["results"], b["results"])  # seeded: identical tables
+    res = a["results"].set_index(["seed", "model"])
+    for arm in ("uniform", "fisher", fl.control_name("untrained")):
+        assert res.loc[(1, arm), "gamma"] == res.loc[(0, arm), "gamma"]
+    assert set(a["trials"]["seed"]) == {0}

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -5,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from kdkit.recsys.metrics import full_ranking_metrics, metrics_from_ranks
+from kdkit.recsys.metrics import NonFiniteScores, full_ranking_metrics, single_target_metrics
 
 
 def csr(rows, n_users=2, n_items=6):
@@ -21,20 +22,105 @@ def score_all(users):
     return SCORES[users]
 
 
-def test_hand_worked_case():
+def scorer(matrix):
+    m = torch.as_tensor(np.asarray(matrix, dtype=np.float32))
+    return lambda users: m[users]
+
+
+def brute_force(scores, held_out, masked, k):
+    """Mean metrics over every order of the rankable items consistent with the scores
+    (ties in every possible order), computed with the textbook definitions."""
+    items = [i for i in range(len(scores)) if i not in masked]
+    orders = [p for p in itertools.permutations(items)
+              if all(scores[a] >= scores[b] for a, b in zip(p, p[1:]))]
+    out = {"Recall": 0.0, "HR": 0.0, "NDCG": 0.0, "MRR": 0.0}
+    idcg = sum(1 / math.log2(r + 1) for r in range(1, min(k, len(held_out)) + 1))
+    for p in orders:
+        pos = {item: i + 1 for i, item in enumerate(p)}
+        ranks = [pos[g] for g in held_out]
+        out["Recall"] += sum(r <= k for r in ranks) / len(ranks)
+        out["HR"] += any(r <= k for r in ranks)
+        out["NDCG"] += sum(1 / math.log2(r + 1) for r in ranks if r <= k) / idcg
+        out["MRR"] += 1 / min(ranks)
+    return {m: v / len(orders) for m, v in out.items()}
+
+
+def test_hand_worked_case_without_ties():
     # user 0: item 0 is a training item (masked); held-out items 2 and 5.
     #   ranking after masking: 1, 2, 3, 4, 5  -> item 2 at rank 2, item 5 at rank 5
     # user 1: held-out item 5, the best-scored item -> rank 1; user 1 has no training items.
     train = csr([(0, 0)])
     test = csr([(0, 2), (0, 5), (1, 5)])
     m = full_ranking_metrics(score_all, test, exclude=[train], ks=(2,))
-    # user 0: Recall@2 = 1/2, HR@2 = 1, NDCG@2 = (1/log2 3) / (1 + 1/log2 3), MRR = 1/2
-    # user 1: Recall@2 = 1, HR@2 = 1, NDCG@2 = 1, MRR = 1
     ndcg0 = (1 / math.log2(3)) / (1 + 1 / math.log2(3))
     assert m["Recall@2"] == pytest.approx((0.5 + 1) / 2)
     assert m["HR@2"] == pytest.approx(1.0)
     assert m["NDCG@2"] == pytest.approx((ndcg0 + 1) / 2)
     assert m["MRR"] == pytest.approx((0.5 + 1) / 2)
+
+
+def test_hand_worked_tie():
+    # one user, scores [0.5, 0.9, 0.5, 0.5, 0.1, 0.0], held-out item 0, K = 2.
+    # item 1 is above; items 0, 2, 3 tie for positions 2..4 -> item 0 is at 2, 3 or 4.
+    # Recall@2 = P(pos = 2) = 1/3; NDCG@2 = (1/3)·1/log2(3); MRR = (1/2 + 1/3 + 1/4)/3.
+    s = scorer([[0.5, 0.9, 0.5, 0.5, 0.1, 0.0]])
+    m = full_ranking_metrics(s, csr([(0, 0)], n_users=1), ks=(2,))
+    assert m["Recall@2"] == pytest.approx(1 / 3)
+    assert m["HR@2"] == pytest.approx(1 / 3)
+    assert m["NDCG@2"] == pytest.approx(1 / 3 / math.log2(3))
+    assert m["MRR"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 4) / 3)
+
+
+def test_constant_scorer_gets_chance():
+    n_users, n_items, k = 50, 40, 5
+    rng = np.random.default_rng(0)
+    rows = [(u, i) for u in range(n_users) for i in rng.choice(n_items, 3, replace=False)]
+    held, train = rows[::3], rows[1::3]  # one held-out and one masked item per user
+    m = full_ranking_metrics(lambda u: torch.zeros(len(u), n_items),
+                             csr(held, n_users, n_items), exclude=[csr(train, n_users, n_items)],
+                             ks=(k,))
+    rankable = n_items - 1
+    assert m["Recall@5"] == pytest.approx(k / rankable)
+    assert m["HR@5"] == pytest.approx(k / rankable)
+    assert m["MRR"] == pytest.approx(sum(1 / p for p in range(1, rankable + 1)) / rankable)
+    assert m["NDCG@5"] == pytest.approx(
+        sum(1 / math.log2(p + 1) for p in range(1, k + 1)) / rankable)
+
+
+def test_tied_held_out_items_never_give_ndcg_above_one():
+    # the reviewer's case: held-out items tied at the top. Three held-out items, all scores
+    # equal, K = 2: a "1 + #higher" rank gives all three rank 1 and NDCG > 1.
+    s = scorer([[1.0, 1.0, 1.0, 0.0, 0.0, 0.0]])
+    m = full_ranking_metrics(s, csr([(0, 0), (0, 1), (0, 2)], n_users=1), ks=(2, 3))
+    assert m["NDCG@2"] == pytest.approx(1.0) and m["NDCG@3"] == pytest.approx(1.0)
+    # two held-out items tied with a third item at the top, K = 10 (the issue's 1.226)
+    s = scorer([[1.0, 1.0, 1.0, 0.5, 0.2, 0.1]])
+    m = full_ranking_metrics(s, csr([(0, 0), (0, 1)], n_users=1), ks=(10,))
+    assert m["NDCG@10"] <= 1.0
+
+
+@pytest.mark.parametrize("scores,held,masked,k", [
+    ([0.3, 0.3, 0.3, 0.3, 0.1, 0.9], [0, 4], [], 2),
+    ([0.3, 0.3, 0.3, 0.3, 0.1, 0.9], [0, 1, 2], [5], 2),
+    ([0.2, 0.2, 0.7, 0.7, 0.7, 0.2], [0, 3], [1], 3),
+    ([0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [1, 4], [2], 1),
+    ([0.5, 0.4, 0.3, 0.2, 0.1, 0.0], [3], [0], 2),
+])
+def test_matches_the_average_over_every_tie_order(scores, held, masked, k):
+    ref = brute_force(scores, held, masked, k)
+    m = full_ranking_metrics(scorer([scores]), csr([(0, g) for g in held], n_users=1),
+                             exclude=[csr([(0, i) for i in masked], n_users=1)], ks=(k,))
+    for name in ("Recall", "HR", "NDCG"):
+        assert m[f"{name}@{k}"] == pytest.approx(ref[name]), name
+    assert m["MRR"] == pytest.approx(ref["MRR"])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_scores_raise_naming_model_and_split(bad):
+    s = scorer([[0.1, bad, 0.3, 0.2, 0.0, 0.5]])
+    with pytest.raises(NonFiniteScores, match="student-8.*test split"):
+        full_ranking_metrics(s, csr([(0, 0)], n_users=1), ks=(2,), name="student-8",
+                             split="test split")
 
 
 def test_masking_changes_ranks():
@@ -49,13 +135,6 @@ def test_users_without_held_out_items_are_skipped():
     assert m["Recall@6"] == 1.0 and m["MRR"] == pytest.approx(1 / 6)
 
 
-def test_metrics_from_ranks_ndcg_ideal_is_one():
-    m = metrics_from_ranks(np.array([1, 2, 3]), ks=(3, 10))
-    assert m["NDCG@3"] == pytest.approx(1.0)
-    assert m["NDCG@10"] == pytest.approx(1.0)
-    assert m["Recall@3"] == 1.0
-
-
 def test_no_held_out_raises():
     with pytest.raises(ValueError):
         full_ranking_metrics(score_all, csr([]), ks=(1,))
@@ -66,6 +145,15 @@ def test_recall_divides_by_all_held_out_items_even_beyond_k():
     m = full_ranking_metrics(score_all, csr([(1, 5), (1, 4), (1, 3)]), ks=(2,))
     assert m["Recall@2"] == pytest.approx(2 / 3)
     assert m["NDCG@2"] == pytest.approx(1.0)
+
+
+def test_batches_give_the_same_metrics():
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 4, size=(30, 12)).astype(np.float32)  # many ties
+    held = csr([(u, i) for u in range(30) for i in rng.choice(12, 2, replace=False)], 30, 12)
+    a = full_ranking_metrics(scorer(scores), held, ks=(3, 5))
+    b = full_ranking_metrics(scorer(scores), held, ks=(3, 5), batch_size=7)
+    assert a == pytest.approx(b)
 
 
 def test_evaluate_masks_training_and_validation_items():
@@ -81,3 +169,12 @@ def test_evaluate_masks_training_and_validation_items():
     data = Interactions("t", 2, 6, train=pairs((0, 0)), valid=pairs((0, 1)), test=pairs((0, 2)))
     assert evaluate(Fixed(), data, "test", ks=(1,))["Recall@1"] == 1.0
     assert evaluate(Fixed(), data, "valid", ks=(1,))["Recall@1"] == 1.0
+
+
+def test_single_target_metrics_tie_and_mrr():
+    # target 0 ties with one other item below one better item: position 2 or 3
+    s = torch.tensor([[0.5, 0.9, 0.5, -torch.inf]])
+    m = single_target_metrics(s, [0], ks=(2,), extra_ndcg=(1,))
+    assert m["Recall@2"] == pytest.approx(0.5)
+    assert m["NDCG@1"] == 0.0 and m["NDCG@2"] == pytest.approx(0.5 / math.log2(3))
+    assert m["MRR"] == pytest.approx((1 / 2 + 1 / 3) / 2)

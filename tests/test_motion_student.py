@@ -59,3 +59,28 @@ def test_fit_student_learns_a_separable_toy_and_is_seeded():
         assert torch.equal(p, q)
     with pytest.raises(ValueError, match="loss must be"):
         fit_student(X, L, y, n_classes=2, loss="mse")
+
+
+def test_fixed_model_embeds_its_input_before_the_positions():
+    m = MotionTransformer(60, 5, nhead=6, layers=1, ff=32, dropout=0.0, faithful=False)
+    assert isinstance(m.embed, torch.nn.Linear)
+    assert (m.embed.in_features, m.embed.out_features) == (60, 60)
+    assert MotionTransformer(60, 5, nhead=6, layers=1, ff=32, faithful=True).embed is None
+    out = m(torch.randn(3, 7, 60), torch.tensor([7, 5, 2]))
+    assert out.shape == (3, 5)
+
+
+def test_augmentation_leaves_labels_lengths_and_padding_alone():
+    from kdkit.geometry.student import random_yaw
+    seqs = [np.random.default_rng(i).normal(size=(n, 20, 3)) for i, n in enumerate((6, 4))]
+    X, L = pad(seqs)
+    x = torch.as_tensor(X)
+    out = random_yaw(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and L.tolist() == [6, 4]
+    assert (out[1, 4:] == 0).all()  # padding stays zero
+    pts, aug = x.reshape(2, 6, 20, 3), out.reshape(2, 6, 20, 3)
+    # a rotation about y and a common scale: heights scale, horizontal distances scale alike
+    ratio = aug[..., 1].norm() / pts[..., 1].norm()
+    horiz = aug[0, :, :, [0, 2]].norm(dim=-1) / pts[0, :, :, [0, 2]].norm(dim=-1)
+    assert torch.allclose(horiz, horiz.flatten()[0].expand_as(horiz), atol=1e-5)
+    assert 0.79 < float(ratio) < 1.26

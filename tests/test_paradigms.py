@@ -244,13 +244,64 @@ def test_unknown_dataset_names_the_allowed_ones():
 
 
 def test_sound_study_is_reproducible_and_pairs_each_student_with_its_baseline():
-    from kdkit.studies.cross_paradigm import gains, sound_study
-    kw = dict(teachers=["lr", "rf"], students=["lr", "rf"], methods=["hard", "soft"],
-              temperature=2.0, alpha=0.5, transfer_ratio=0.5)
-    a, ca = sound_study("iris", 3, **kw)
-    b, cb = sound_study("iris", 3, **kw)
-    drop = lambda rows: [{k: v for k, v in r.items() if k != "predict_us"} for r in rows]  # noqa: E731
-    assert drop(a) == drop(b) and ca == cb
-    g = gains(pd.DataFrame(a))
+    from kdkit.jobs import Runner
+    from kdkit.studies.cross_paradigm import gains, run_sound
+    p = dict(datasets=["iris"], seeds=[3], teachers=["lr", "rf"], students=["lr", "rf"],
+             methods=["hard", "soft"], temperature=2.0, alpha=0.5, transfer_ratio=0.5, folds=3)
+    a, ca, va = run_sound(p, Runner(progress=False))
+    b, cb, vb = run_sound(p, Runner(progress=False))
+    drop = lambda df: df.drop(columns=["predict_us"])  # noqa: E731
+    pd.testing.assert_frame_equal(drop(a), drop(b))
+    pd.testing.assert_frame_equal(ca, cb)
+    g = gains(a)
     assert len(g[g["role"] == "student"]) == 2 * 2 * 2  # teachers × students × methods
     assert (g["baseline"] > 0.5).all()
+    assert set(va["model"]) == {"teacher lr", "teacher rf", "student lr", "student rf"}
+
+
+def test_teacher_outputs_a_student_learns_from_are_out_of_fold():
+    """No row's soft target comes from a teacher that saw the row: a 1-nearest-neighbour
+    teacher reproduces its training labels in sample, but not out of fold."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from kdkit.paradigms.oof import oof_proba
+    X, y = make_classification(200, 6, n_informative=3, flip_y=0.3, random_state=0)
+    knn = KNeighborsClassifier(1)
+    in_sample = knn.fit(X, y).predict_proba(X)
+    assert (in_sample.argmax(1) == y).all()  # the labels back
+    seen = []
+    oof = oof_proba(knn, X, y, folds=5, seed=0,
+                    fold_hook=lambda m, idx: seen.append(set(idx)))
+    assert (oof.argmax(1) != y).mean() > 0.15  # predictions, not the labels back
+    assert set().union(*seen) == set(range(200)) and sum(map(len, seen)) == 200
+
+
+def test_stream_schedule_is_the_same_for_hard_and_soft_targets():
+    from kdkit.paradigms.stream import OnlineSoftmax, stream_targets
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 3))
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    onehot = stream_targets("labels", y, None, 2.0, 3)
+    probs = np.eye(3)[y] * 0.999 + 0.001 / 3
+    a, b = OnlineSoftmax(3, 3, lr=0.1), OnlineSoftmax(3, 3, lr=0.1)
+    for start in range(0, 8, 4):  # one step per mini-batch whatever the targets
+        a.step(X[start:start + 4], onehot[start:start + 4])
+        b.step(X[start:start + 4], stream_targets("soft", y, probs, 1.0, 3)[start:start + 4])
+    np.testing.assert_allclose(a.W, b.W, atol=1e-3)  # nearly one-hot soft labels ≈ hard
+    Xs, ys = rng.normal(size=(100, 3)), rng.integers(0, 3, 100)
+    teacher = np.full((100, 3), 0.2) + 0.4 * np.eye(3)[ys]
+    curves = {t: stream_distill(Xs, ys, Xs, ys, targets=t, teacher_probs=teacher, seed=1)[1]
+              for t in ("labels", "hard", "soft")}
+    assert {len(c) for c in curves.values()} == {2}  # 100 rows, batches of 64: 2 steps each
+
+
+def test_soft_forest_keeps_every_weight_and_the_tree_size():
+    from sklearn.ensemble import RandomForestClassifier
+    X = np.arange(12, dtype=float).reshape(6, 2)
+    w = np.array([[0.97, 0.02, 0.01]] * 6)
+    Xe, ce, we = expand_soft_rows(X, w)
+    assert len(Xe) == 18 and we.min() == pytest.approx(0.01)  # nothing dropped
+    m = SoftLabelWeighting(RandomForestClassifier(3, min_samples_split=10, random_state=0),
+                           alpha=0.0, temperature=1.0)
+    m.fit(X, np.array([0, 1, 2, 0, 1, 2]), soft_targets=w)
+    assert m.estimator_.min_samples_split == 30  # scaled by the expansion factor (18 / 6)

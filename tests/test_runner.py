@@ -46,7 +46,10 @@ def test_success_writes_contract_and_index(toy):
     assert run_json["status"] == "ok" and run_json["params"]["value"] == 2.5
     assert {"git_commit", "packages", "python", "start", "end", "duration_s"} <= set(run_json)
     index = (out / "README.md").read_text()
-    assert "[toy](toy/)" in index and "toy claim" in index and "value = 2.5" in index
+    assert "[toy](toy/)" in index and "1 supported" in index
+    page = (rep / "README.md").read_text()
+    assert "toy claim" in page and (rep / "index.html").exists()
+    assert "value" in (rep / "index.html").read_text()
     assert not list(out.glob(".toy.tmp-*"))
     assert rep.stat().st_mode & 0o777 == 0o755
 
@@ -78,7 +81,7 @@ def test_bad_parameters_exit_2_and_write_nothing(toy, capsys, args, message):
 
 def test_unknown_study_exits_2(toy, capsys):
     assert run("nope", "--out", str(toy / "r")) == 2
-    assert "unknown study 'nope'; available: toy" in capsys.readouterr().err
+    assert "unknown study 'nope' Available: toy" in capsys.readouterr().err
 
 
 def test_list_shows_parameters(toy, capsys):
@@ -122,5 +125,6 @@ def test_default_report_root_is_the_project_reports_whatever_the_cwd(tmp_path, m
     seen = {}
     monkeypatch.setattr(runner, "main_run", lambda *a, **kw: seen.update(kw) or 0)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KDKIT_PROJECT", str(runner.project_root()))
     assert cli.main(["run", "bpr_kd"]) == 0
-    assert seen["out"] == str(runner.project_root() / "reports")
+    assert seen["out"] is None  # main_run then uses the project's reports/ (or scratch/)

@@ -64,3 +64,41 @@ def test_rank_metrics_masks_the_whole_history_not_only_the_inputs():
     inputs, seen = np.array([[0, 1]]), np.array([[2, 0, 1]])
     assert rank_metrics(m, inputs, np.array([3]))["MRR"] == pytest.approx(1 / 2)
     assert rank_metrics(m, inputs, np.array([3]), seen)["MRR"] == 1.0
+
+
+def test_padding_changes_nothing_for_unpadded_sequences():
+    """The key-padding mask only acts on padding: on a full window the output equals causal
+    attention alone."""
+    torch.manual_seed(0)
+    m = SASRec(20, dim=8, layers=2, heads=2, max_len=5, dropout=0.0).eval()
+    seq = torch.tensor([[3, 5, 7, 9, 11]])
+    with torch.no_grad():
+        got, _ = m(seq)
+        h = m.item(seq) * 8 ** 0.5 + m.pos(torch.arange(5))
+        causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1)
+        for block in m.blocks:
+            h = block(h, src_mask=causal)
+        want = m.norm(h)
+    assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_real_positions_never_read_the_padding():
+    torch.manual_seed(0)
+    m = SASRec(20, dim=8, layers=2, heads=2, max_len=5, dropout=0.0).eval()
+    seq = torch.tensor([[0, 0, 3, 4, 5]])
+    with torch.no_grad():
+        before, _ = m(seq)
+        m.pos.weight[:2] += 10 * torch.randn(2, 8)  # what the padded positions carry
+        after, hidden = m(seq)
+    assert torch.isfinite(after).all()
+    assert torch.allclose(before[:, 2:], after[:, 2:], atol=1e-5)
+    assert (hidden[-1][:, :2] == 0).all()  # padded states are zeroed
+
+
+def test_padding_item_is_never_recommended():
+    # the longest history fills the whole window: 0 is not among its inputs, yet it must stay
+    # out of the ranking (it was rankable before)
+    from kdkit.recsys.sasrec import ranking_metrics
+    scores = torch.tensor([[9.0, 1.0, 2.0, 3.0]])  # the padding id scores best
+    r = ranking_metrics(scores, np.array([[2, 3]]), np.array([1]))
+    assert r["MRR"] == 1.0

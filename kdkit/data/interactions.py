@@ -24,19 +24,26 @@ class Interactions:
     valid: np.ndarray
     test: np.ndarray
     item_titles: dict[int, str] = field(default_factory=dict)
+    repairs: dict = field(default_factory=dict, compare=False)  # what loading repaired
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def matrix(self, split: str) -> sp.csr_matrix:
-        pairs = getattr(self, split)
-        data = np.ones(len(pairs), dtype=np.float32)
-        m = sp.csr_matrix((data, (pairs[:, 0], pairs[:, 1])), shape=(self.n_users, self.n_items))
-        m.data[:] = 1.0
-        return m
+        """The split as a binary CSR matrix (built once, then cached; do not modify it)."""
+        if split not in self._cache:
+            pairs = getattr(self, split)
+            data = np.ones(len(pairs), dtype=np.float32)
+            m = sp.csr_matrix((data, (pairs[:, 0], pairs[:, 1])),
+                              shape=(self.n_users, self.n_items))
+            m.data[:] = 1.0
+            self._cache[split] = m
+        return self._cache[split]
 
     def summary(self) -> dict:
         n = len(self.train) + len(self.valid) + len(self.test)
         return {"dataset": self.name, "users": self.n_users, "items": self.n_items,
                 "interactions": n, "density": n / (self.n_users * self.n_items),
-                "train": len(self.train), "valid": len(self.valid), "test": len(self.test)}
+                "train": len(self.train), "valid": len(self.valid), "test": len(self.test),
+                **self.repairs}
 
 
 def index_log(log: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

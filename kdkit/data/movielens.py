@@ -44,8 +44,13 @@ def find_ml100k(path: str | Path | None = None) -> Path:
 def load_ml100k(path: str | Path | None = None) -> tuple[pd.DataFrame, dict[int, str]]:
     """Return the log (``user, item, rating, timestamp``) and ``{raw item id: title}``."""
     d = find_ml100k(path)
+    grouplens = (d / "u.data").exists()
+    ratings, titles = ("u.data", "u.item") if grouplens else ("ml-100k.inter", "ml-100k.item")
+    if not (d / titles).exists():
+        raise DataError(f"{d / titles} is missing; a MovieLens-100k folder needs {ratings} and "
+                        f"{titles} (the item titles)")
     try:
-        if (d / "u.data").exists():
+        if grouplens:
             log = pd.read_csv(d / "u.data", sep="\t", header=None,
                               names=["user", "item", "rating", "timestamp"])
             items = pd.read_csv(d / "u.item", sep="|", header=None, encoding="latin-1",
@@ -59,5 +64,5 @@ def load_ml100k(path: str | Path | None = None) -> tuple[pd.DataFrame, dict[int,
         raise DataError(f"{d}: not a readable MovieLens-100k folder ({e})") from None
     for col in ("user", "item"):
         if not pd.api.types.is_integer_dtype(log[col]):
-            raise DataError(f"{d}: column '{col}' must hold integer ids")
+            raise DataError(f"{d / ratings}: column '{col}' must hold integer ids")
     return log, dict(zip(items["item"].astype(int), items["title"].astype(str)))

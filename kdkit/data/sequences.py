@@ -1,8 +1,10 @@
 """Interaction logs as per-user sequences for next-item prediction (SASRec's protocol; Kang &
-McAuley, ICDM 2018): each user's items ordered by timestamp (ties by item id), leave-last-out —
-the last item is the test target, the second-to-last the validation target, the rest train.
-Items are re-indexed 1..n_items; 0 is padding. Users with fewer than 3 interactions are
-dropped.
+McAuley, ICDM 2018): each user's items ordered by timestamp, leave-last-out — the last item
+is the test target, the second-to-last the validation target, the rest train. Interactions of
+one user with the same timestamp are put in a seeded random order (``seed``), so which of
+them is the test item is drawn, not decided by the raw item id; ``ties`` counts how often that
+matters. Items are re-indexed 1..n_items; 0 is padding. Users with fewer than 3 interactions
+are dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ class SequenceData:
     n_items: int
     item_titles: dict    # new id -> title (may be empty)
     name: str
+    ties: dict = None    # same-timestamp counts (see ``to_sequences``)
+
+    def summary(self) -> dict:
+        """One row for a data-set table: sizes and the same-timestamp ties."""
+        n = sum(len(s) for s in self.train) + 2 * len(self.train)
+        return {"dataset": self.name, "users": len(self.train), "items": self.n_items,
+                "interactions": n, **(self.ties or {})}
 
     def inputs(self, split: str, max_len: int) -> np.ndarray:
         """Left-padded histories (n_users, max_len): train for ``valid``; train + the
@@ -59,11 +68,21 @@ class SequenceData:
         return self.valid_target if split == "valid" else self.test_target
 
 
-def to_sequences(log: pd.DataFrame, titles: dict | None = None, name: str = "") -> SequenceData:
-    """``log`` has columns user, item, timestamp."""
-    log = log.sort_values(["user", "timestamp", "item"], kind="stable")
+def to_sequences(log: pd.DataFrame, titles: dict | None = None, name: str = "",
+                 seed: int = 0) -> SequenceData:
+    """``log`` has columns user, item, timestamp; ``seed`` orders same-timestamp
+    interactions. ``ties`` holds the number of interactions that share their user's timestamp
+    with another one, and of users whose validation and test items have the same timestamp."""
+    rng = np.random.default_rng(seed)
+    log = log.assign(_r=rng.random(len(log)))
+    log = log.sort_values(["user", "timestamp", "_r"], kind="stable").drop(columns="_r")
     counts = log.groupby("user")["item"].transform("size")
     log = log[counts >= 3]
+    same = log.duplicated(["user", "timestamp"], keep=False)
+    last2 = log.groupby("user").tail(2)
+    tied_users = int((last2.groupby("user")["timestamp"].nunique() == 1).sum())
+    ties = {"same-timestamp interactions": int(same.sum()),
+            "users whose valid/test order is a tie": tied_users}
     ids = {raw: i + 1 for i, raw in enumerate(sorted(log["item"].unique()))}
     train, valid, test = [], [], []
     for _, g in log.groupby("user", sort=True):
@@ -72,4 +91,4 @@ def to_sequences(log: pd.DataFrame, titles: dict | None = None, name: str = "") 
         valid.append(items[-2])
         test.append(items[-1])
     titles = {ids[k]: v for k, v in (titles or {}).items() if k in ids}
-    return SequenceData(train, np.array(valid), np.array(test), len(ids), titles, name)
+    return SequenceData(train, np.array(valid), np.array(test), len(ids), titles, name, ties)

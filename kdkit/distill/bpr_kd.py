@@ -1,24 +1,36 @@
-"""Hybrid BPR + soft-score distillation for matrix factorisation (seed 001).
+"""Hybrid BPR + soft-score distillation for matrix factorisation (source: "Knowledge
+Distillation for Recommender System Efficiency", bpr_kd).
 
 With d = ŝ_ui − ŝ_uj the score margin of a BPR triple (u, i, j), S the student, T the frozen
-teacher and τ the temperature, the seed's loss is
+teacher and τ the temperature, the source's loss is
 
     L = (1 − α) · L_BPR + α · L_soft,
 
 where L_soft is "MSE between teacher and student confidence scores (z^pos − z^neg), scaled by
-τ²". The seed gives neither α nor τ and two readings fit its words:
+τ²". The source gives neither α nor τ and two readings fit its words:
 
 * ``reading="margin"``:  L_soft = τ² · mean((d_S/τ − d_T/τ)²)  — algebraically mean((d_S − d_T)²),
   so τ has no effect;
 * ``reading="sigmoid"``: L_soft = τ² · mean((σ(d_S/τ) − σ(d_T/τ))²) — matching the teacher's
   softened pairwise preference probabilities, as in Hinton et al. (2015) for a 2-way softmax.
+
+Training uses kdkit's compiled per-sample SGD loop (``recsys.bpr_sgd``), which takes the
+gradient of exactly this loss per triple; :func:`margin_kd` builds its description.
+:func:`soft_margin_loss` and :func:`hybrid_kd_loss` are the same formulas in torch (the
+reference the compiled gradient is tested against).
+
+The **shuffled-teacher control** (``shuffle``) gives user u the teacher's scores of another
+user π(u) (a seeded permutation): the same distribution of margins, none of what the teacher
+knows about u.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from ..recsys.bpr_mf import bpr_loss
+from ..recsys.bpr_mf import BPRMF, bpr_loss
+from ..recsys.bpr_sgd import MarginKD
 
 READINGS = ("margin", "sigmoid")
 
@@ -42,16 +54,24 @@ def hybrid_kd_loss(s_pos, s_neg, t_pos, t_neg, *, alpha: float, temperature: flo
     return (1 - alpha) * bpr_loss(s_pos, s_neg) + alpha * soft
 
 
-def make_hybrid_kd(teacher, *, alpha: float, temperature: float, reading: str = "margin"):
-    """A ``loss_fn(model, users, pos, neg)`` for :func:`kdkit.recsys.train.train_bpr`."""
+def user_permutation(n_users: int, seed: int) -> np.ndarray:
+    """The shuffled control's permutation π of the users (seeded)."""
+    return np.random.default_rng(seed).permutation(n_users)
+
+
+def margin_kd(teacher: BPRMF, *, alpha: float, temperature: float, reading: str,
+              shuffle: np.ndarray | None = None) -> MarginKD:
+    """The hybrid loss against ``teacher`` for ``recsys.bpr_sgd.train_bpr_sgd``;
+    ``shuffle`` (a user permutation) makes it the shuffled-teacher control."""
     if reading not in READINGS:
         raise ValueError(f"unknown reading '{reading}'; allowed: {', '.join(READINGS)}")
-    teacher.eval()
-
-    def loss_fn(model, users, pos, neg):
-        with torch.no_grad():
-            t_pos, t_neg = teacher(users, pos, neg)
-        return hybrid_kd_loss(*model(users, pos, neg), t_pos, t_neg, alpha=alpha,
-                              temperature=temperature, reading=reading)
-
-    return loss_fn
+    if not 0 <= alpha <= 1 or temperature <= 0:
+        raise ValueError("alpha must lie in [0, 1] and temperature be > 0")
+    with torch.no_grad():
+        user = teacher.user.weight.detach().numpy().copy()
+        item = teacher.item.weight.detach().numpy().copy()
+        bias = (teacher.item_bias.weight.detach().numpy()[:, 0].copy()
+                if teacher.item_bias is not None else np.zeros(len(item), dtype=np.float32))
+    if shuffle is not None:
+        user = user[shuffle]
+    return MarginKD(reading, float(alpha), float(temperature), user, item, bias)

@@ -9,6 +9,16 @@ joint set, and t_a, s_a the frozen teacher's and the student's embedding of enti
 
 a sum over all pairs (diagonal included, where both sides are 1), with λ = 0.001 in the
 reference protocol. Works for any model with ``user`` and ``item`` embeddings (BPR-MF, NCF).
+
+**Computed without the E × E matrices.** With T̂, Ŝ the row-normalised embeddings (E × d_T and
+E × d_S), cos_T = T̂T̂ᵀ and cos_S = ŜŜᵀ, so
+
+    L_FTD = ‖T̂T̂ᵀ − ŜŜᵀ‖²_F = ‖T̂ᵀT̂‖²_F − 2‖T̂ᵀŜ‖²_F + ‖ŜᵀŜ‖²_F,
+
+which needs O(E·d²) work instead of O(E²·d): for a batch of 1,024 pairs on MovieLens-100k
+(E ≈ 2,000 entities, d = 64) about 30 times fewer operations, and the same value (the three
+Gram products are taken in float64, so the subtraction loses no precision that matters).
+:func:`ftd_loss_pairwise` is the literal pairwise sum, kept as the reference.
 """
 
 from __future__ import annotations
@@ -26,7 +36,16 @@ def cosine_matrix(x: torch.Tensor) -> torch.Tensor:
 
 
 def ftd_loss(teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
-    """Σ_{a,b} (cos_T(a, b) − cos_S(a, b))² over the rows of two (n, ·) embedding matrices."""
+    """Σ_{a,b} (cos_T(a, b) − cos_S(a, b))² over the rows of two (n, ·) embedding matrices,
+    by the Gram identity (module docstring)."""
+    t = F.normalize(teacher, dim=1).double()
+    s = F.normalize(student, dim=1).double()
+    loss = (t.T @ t).square().sum() - 2 * (t.T @ s).square().sum() + (s.T @ s).square().sum()
+    return loss.to(student.dtype)
+
+
+def ftd_loss_pairwise(teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
+    """The same sum over the explicit (n, n) cosine matrices (the reference)."""
     return ((cosine_matrix(teacher) - cosine_matrix(student)) ** 2).sum()
 
 

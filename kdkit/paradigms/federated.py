@@ -8,8 +8,9 @@ of that class each client holds:
 
     p(c | x) ∝ Σ_k (n_kc / Σ_j n_jc) · p_k(c | x)
 
-The student then trains on these aggregated soft targets (the seed's code computed a size-
-weighted average and discarded it).
+The student then trains on these aggregated soft targets (the source's code computed a size-
+weighted average and discarded it). ``iid_split`` deals the rows out uniformly at random
+instead, the control for how much the non-IID split costs.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def dirichlet_split(y: np.ndarray, n_clients: int, beta: float = 0.5, seed: int 
     return [np.sort(np.array(p, dtype=int)) for p in parts]
 
 
+def iid_split(y: np.ndarray, n_clients: int, seed: int = 0):
+    """Row indices per client, dealt out uniformly at random (about n / K each)."""
+    idx = np.random.default_rng(seed).permutation(len(y))
+    return [np.sort(part) for part in np.array_split(idx, n_clients)]
+
+
 def client_probabilities(model, X, classes: np.ndarray) -> np.ndarray:
     """A client's probabilities mapped onto all ``classes`` (0 for classes it never saw)."""
     out = np.zeros((len(X), len(classes)))
@@ -49,12 +56,17 @@ def aggregate(client_probs: list[np.ndarray], class_counts: np.ndarray) -> np.nd
 
 
 def federated_soft_targets(make_client, X, y, X_shared, *, n_clients: int = 5,
-                           beta: float = 0.5, seed: int = 0) -> np.ndarray:
-    """Fit one ``make_client()`` per Dirichlet client; return aggregated probabilities on
-    ``X_shared``."""
+                           beta: float = 0.5, seed: int = 0, split: str = "dirichlet"
+                           ) -> np.ndarray:
+    """Fit one ``make_client()`` per client (a Dirichlet(β) non-IID split, or ``split="iid"``);
+    return aggregated probabilities on ``X_shared``."""
+    if split not in ("dirichlet", "iid"):
+        raise ValueError(f"split must be dirichlet or iid, got {split!r}")
     classes = np.unique(y)
     probs, counts = [], []
-    for idx in dirichlet_split(y, n_clients, beta, seed):
+    parts = dirichlet_split(y, n_clients, beta, seed) if split == "dirichlet" \
+        else iid_split(y, n_clients, seed)
+    for idx in parts:
         model = clone(make_client()).fit(X[idx], y[idx])
         probs.append(client_probabilities(model, X_shared, classes))
         counts.append([(y[idx] == c).sum() for c in classes])

@@ -39,10 +39,10 @@ class BPRMF(nn.Module):
 
     def score_all(self, users: torch.Tensor) -> torch.Tensor:
         """Scores of ``users`` against every item, shape ``(len(users), n_items)``."""
-        s = self.user(users) @ self.item.weight.T
-        if self.user_bias is not None:
-            s = s + self.user_bias(users) + self.item_bias.weight.T
-        return s
+        if self.user_bias is None:
+            return self.user(users) @ self.item.weight.T
+        s = torch.addmm(self.item_bias.weight.T, self.user(users), self.item.weight.T)
+        return s.add_(self.user_bias(users))
 
     def forward(self, users, pos, neg):
         """Return ``(ŝ_ui, ŝ_uj)`` for a batch of BPR triples."""

@@ -1,10 +1,14 @@
-"""The BPR training loop shared by every recommender study.
+"""The mini-batch BPR training loop (Adam) shared by the recommender studies whose losses need
+a batch (topology distillation): kdkit's per-sample SGD loop (``recsys.bpr_sgd``) is faster
+where a loss decomposes over triples.
 
 One epoch = every training pair once, in a seeded random order, each with a uniform negative;
 Adam. The loss defaults to BPR; a distillation study passes its own
 ``loss_fn(model, users, pos, neg) -> scalar`` (see ``kdkit.distill``). A loss that is an
 ``nn.Module`` has its parameters trained alongside the model (e.g. HTD's group assignment), and
 one with a ``start_epoch(epoch, epochs)`` method is told when each epoch starts (0-based).
+Batches go to the model's device. A NaN or infinite loss stops training with an error naming
+the model, the epoch and the value.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..early_stopping import EarlyStopping
 from .bpr_mf import bpr_loss
 from .metrics import evaluate
-from .sampling import sample_negatives
+from .sampling import sample_negatives, train_bits
 
 
 def default_loss(model, users, pos, neg):
@@ -25,43 +30,64 @@ def default_loss(model, users, pos, neg):
 
 def train_bpr(model, data, *, epochs: int, lr: float = 1e-3, batch_size: int = 1024,
               weight_decay: float = 0.0, seed: int = 0, loss_fn: Callable | None = None,
-              eval_every: int = 0, ks=(10,), progress=None) -> list[dict]:
-    """Train ``model`` in place; return one history row per evaluated epoch.
+              eval_every: int = 0, patience: int = 0, ks=(10,), metric: str | None = None,
+              progress=None, name: str | None = None) -> list[dict]:
+    """Train ``model`` in place; return one history row per epoch.
 
     With ``eval_every > 0`` the model is scored on validation every that many epochs (and the
-    last epoch), which is what learning curves plot; test is never touched here.
+    last epoch); with ``patience > 0`` training stops after that many scores without a better
+    ``metric`` (default ``Recall@max(ks)``) and the best weights are restored. Test is never
+    touched here.
     """
     loss_fn = loss_fn or default_loss
+    metric = metric or f"Recall@{max(ks)}"
+    name = name or f"{type(model).__name__} (dim {getattr(model, 'dim', '?')})"
+    device = next(model.parameters()).device
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     params = list(model.parameters())
     if isinstance(loss_fn, torch.nn.Module):
+        loss_fn.to(device)
         params += list(loss_fn.parameters())
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     train = data.matrix("train")
+    cache = data.__dict__.setdefault("_cache", {})
+    if "train_bits" not in cache:
+        cache["train_bits"] = train_bits(train)
     pairs = data.train
+    stop = EarlyStopping(patience) if patience else None
     history = []
     for epoch in range(1, epochs + 1):
         model.train()
         if hasattr(loss_fn, "start_epoch"):
             loss_fn.start_epoch(epoch - 1, epochs)
         order = rng.permutation(len(pairs))
-        neg = sample_negatives(pairs[order, 0], train, rng)[:, 0]
-        total = 0.0
+        neg = sample_negatives(pairs[order, 0], train, rng, bits=cache["train_bits"])[:, 0]
+        users = torch.as_tensor(pairs[order, 0], device=device)
+        items = torch.as_tensor(pairs[order, 1], device=device)
+        negs = torch.as_tensor(neg, device=device)
+        total = torch.zeros((), device=device)
         for start in range(0, len(order), batch_size):
             idx = slice(start, start + batch_size)
-            u = torch.as_tensor(pairs[order[idx], 0])
-            i = torch.as_tensor(pairs[order[idx], 1])
-            j = torch.as_tensor(neg[idx])
-            loss = loss_fn(model, u, i, j)
+            loss = loss_fn(model, users[idx], items[idx], negs[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += loss.item() * len(u)
-        row = {"epoch": epoch, "loss": total / len(pairs)}
+            total += loss.detach() * len(users[idx])
+        mean = float(total) / len(pairs)
+        if not np.isfinite(mean):
+            raise FloatingPointError(f"{name} diverged at epoch {epoch}: loss = {mean}; lower "
+                                     f"the learning rate (lr = {lr})")
+        row = {"epoch": epoch, "loss": mean}
         if eval_every and (epoch % eval_every == 0 or epoch == epochs):
-            row.update(evaluate(model, data, "valid", ks))
+            row.update(evaluate(model, data, "valid", ks, first_hit=False))
+            if stop is not None and stop.step(epoch, row[metric], model):
+                history.append(row)
+                break
         history.append(row)
         if progress is not None:
             progress(row)
+    if stop is not None:
+        stop.restore(model)
+        history[-1]["best_epoch"] = stop.best_epoch
     return history

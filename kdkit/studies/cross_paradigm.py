@@ -1,40 +1,59 @@
-"""The cross_paradigm study (seed 000: "Cross-Paradigm Knowledge Distillation", HeteroKD-BigData).
+"""The cross_paradigm study (source: "Cross-Paradigm Knowledge Distillation",
+HeteroKD-BigData, IEEE Big Data 2025).
 
 Two modes side by side:
 
-* **faithful** (``paradigms.faithful``): the seed's five real procedures with its models, one
-  stratified 80/20 split with seed 42, so its mode means can be regenerated;
-* **sound**: students that really learn from a teacher's soft targets (``paradigms.soft_mlp``
-  for linear and neural students, ``paradigms.soft_weighting`` for the tree student), over
-  several seeds (a new stratified split and new models per seed), against the no-teacher
-  baseline of the same model class; plus every "innovation" the seed names, implemented and
-  measured (``innovations``), and the compatibility score computed and tested as a predictor
-  of the transfer gain.
+* **faithful** (``paradigms.faithful``): the source's five real procedures with its models, one
+  stratified 80/20 split with seed 42, exactly as its code runs them (teacher outputs on the
+  teacher's own training rows included), so its mode means can be regenerated;
+* **sound**: students that really learn from a teacher (``paradigms.soft_mlp`` for linear and
+  neural students, ``paradigms.soft_weighting`` for the tree student), over several seeds
+  (each seed its own stratified split, and its own draw of the synthetic set), against the
+  no-teacher baseline of the same model class; every innovation the source names, implemented
+  and measured against its own control; and the compatibility score tested as a predictor.
 
-Methods of the sound mode, per teacher -> student pathway:
-``hard``: the teacher's argmax labels; ``soft``: α·CE + (1 − α)·T²·KL on the teacher's tempered
-probabilities of the training rows; ``soft+transfer``: the same plus a transfer set of
-``transfer_ratio`` × n_train synthetic points labelled by the teacher; ``stacking`` (reported
-apart, not a compression): the seed's small model on [x, p_T(x)] at train and test time.
+What the sound mode does so that a comparison measures transfer:
+
+* **out-of-fold teacher outputs** (``paradigms.oof``): soft targets, hard labels, stacking
+  features, hints, the multi-teacher weights and the stream's labels come from teachers that
+  did not see the row; the teacher fitted on all training rows labels test rows and new points;
+* **the same budget**: the transfer-set arm trains for as many gradient steps as the others and
+  the soft forest grows trees of the same size (its row counts are scaled by the expansion);
+  the stacked students are the same kdkit students as the soft-target ones (on [x, p_T(x)]);
+* **validation, not test, for what is decided before training**: the teacher's and the
+  student's accuracies out of fold on the training split gate every transfer claim (the teacher
+  must beat the student alone), and the compatibility score is computed on a held-out fold of
+  the training split.
+
+Methods per teacher → student pathway: ``hard`` (the teacher's argmax labels), ``soft``
+(α·CE + (1 − α)·T²·KL on the teacher's tempered probabilities), ``soft+transfer`` (the same plus
+a transfer set of ``transfer_ratio`` × n_train synthetic points labelled by the teacher), and
+``stacking`` (reported apart, not a compression: the student on [x, p_T(x)] at train and test
+time). The work runs as jobs (``kdkit.jobs``): one per dataset × seed × teacher, then one per
+dataset × seed for the students.
 """
 
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from sklearn import datasets as skd
-from sklearn.model_selection import train_test_split
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from ..claims import Claim, paired_claim
+from ..claims import Claim, paired_claim, teacher_gate
+from ..jobs import Job
 from ..paradigms import compatibility as compat
 from ..paradigms.curriculum import fit_curriculum
 from ..paradigms.faithful import SEED_MODE_MEANS, mode_means, run_faithful
 from ..paradigms.families import FAMILIES, n_parameters
-from ..paradigms.feature_distill import hint_targets
+from ..paradigms.feature_distill import mlp_hidden
 from ..paradigms.federated import federated_soft_targets
 from ..paradigms.multi_teacher import attention_weights, combine
+from ..paradigms.oof import oof_proba
 from ..paradigms.stream import stream_distill
 from ..paradigms.temperature import dynamic_temperature
 from ..paradigms.transfer_set import transfer_set
@@ -46,28 +65,38 @@ DATASETS = ("breast_cancer", "digits", "wine", "iris", "synthetic_small", "synth
 METHODS = ("hard", "soft", "soft+transfer")
 TEACHERS = ("lr", "rf", "mlp", "dnn", "svm", "gb", "ensemble")
 STUDENTS = ("lr", "rf", "mlp", "dnn")
+SOURCE = ("Cross-Paradigm Knowledge Distillation (HeteroKD-BigData, IEEE Big Data 2025)",
+          "https://github.com/mahdinaser/HeteroKD-BigData")
+SYNTHETIC = {"synthetic_small": (10_000, 50), "synthetic_medium": (50_000, 100),
+             "synthetic_scaled": (2_000, 50)}
 
 
-def load_dataset(name: str):
-    """(X, y) of a bundled sklearn set or the seed's ``make_classification`` sets (small:
-    10,000 × 50, medium: 50,000 × 100; ``synthetic_scaled``: 2,000 × 50, same generator)."""
+def load_dataset(name: str, seed: int = 42):
+    """(X, y) of a bundled sklearn set or the source's ``make_classification`` sets (small:
+    10,000 × 50, medium: 50,000 × 100; ``synthetic_scaled``: 2,000 × 50, same generator) drawn
+    with ``random_state=seed`` (the source's is 42)."""
     loaders = {"breast_cancer": skd.load_breast_cancer, "digits": skd.load_digits,
                "wine": skd.load_wine, "iris": skd.load_iris}
     if name in loaders:
         return loaders[name](return_X_y=True)
-    sizes = {"synthetic_small": (10_000, 50), "synthetic_medium": (50_000, 100),
-             "synthetic_scaled": (2_000, 50)}
-    if name not in sizes:
+    if name not in SYNTHETIC:
         raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
-    n, d = sizes[name]
+    n, d = SYNTHETIC[name]
     return skd.make_classification(n_samples=n, n_features=d, n_informative=d // 2,
                                    n_redundant=d // 4, n_classes=5, n_clusters_per_class=2,
-                                   class_sep=0.8, random_state=42)
+                                   class_sep=0.8, random_state=seed)
 
 
 def split(X, y, seed: int):
     """Stratified 80/20 split."""
     return train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
+
+
+@lru_cache(maxsize=32)
+def seed_split(dataset: str, seed: int):
+    """The data of one seed: its own draw of a synthetic set and its own split."""
+    X, y = load_dataset(dataset, seed if dataset in SYNTHETIC else 42)
+    return split(X, y, seed)
 
 
 def check_params(p: dict) -> None:
@@ -79,9 +108,11 @@ def check_params(p: dict) -> None:
     require(p["datasets"] and p["teachers"] and p["students"] and p["methods"],
             "datasets, teachers, students and methods must each name at least one entry")
     require(len(p["seeds"]) >= 1, "seeds is empty; give at least one seed")
+    require(len(set(p["seeds"])) == len(p["seeds"]), "seeds must not repeat")
     require(p["temperature"] > 0, f"temperature must be > 0, got {p['temperature']}")
     require(0 <= p["alpha"] <= 1, f"alpha must lie in [0, 1], got {p['alpha']}")
     require(p["transfer_ratio"] >= 0, "transfer_ratio must be ≥ 0")
+    require(p["folds"] >= 2, f"folds must be at least 2, got {p['folds']}")
     require(p["innovations_dataset"] in DATASETS,
             f"innovations_dataset must be one of {', '.join(DATASETS)}")
     require(p["n_clients"] >= 2, "n_clients must be at least 2")
@@ -101,72 +132,141 @@ def _timed_predict(model, X) -> tuple[np.ndarray, float]:
     return p, (time.perf_counter() - t0) / len(X) * 1e6
 
 
-def _teachers(kinds, X, y, seed, cache):
-    for k in kinds:
-        if k not in cache:
-            t0 = time.perf_counter()
-            cache[k] = FAMILIES[k].teacher(seed).fit(X, y)
-            cache[k].fit_s_ = time.perf_counter() - t0
-    return cache
+def _holdout(y, seed: int, folds: int):
+    """Fold 0 of the out-of-fold split: (fit rows, held-out rows) of the training split."""
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return next(iter(cv.split(np.zeros(len(y)), y)))
 
 
-def sound_study(dataset: str, seed: int, *, teachers, students, methods, temperature: float,
-                alpha: float, transfer_ratio: float, max_gram: int = 400, cache=None):
-    """One dataset and seed: returns (rows, compat_rows). ``rows`` has one row per model:
-    teachers, baseline students, every pathway × method, and stacking."""
-    X, y = load_dataset(dataset)
-    Xtr, Xte, ytr, yte = split(X, y, seed)
+def teacher_job(dataset: str, seed: int, kind: str, *, folds: int, transfer_ratio: float,
+                max_gram: int = 400, hints: bool = False) -> dict:
+    """One teacher on one dataset and seed (a job): its out-of-fold probabilities (and hidden
+    layers) on the training rows, its held-out-fold model's outputs for the compatibility
+    score, and the fully fitted teacher's outputs on test rows and on the transfer set."""
+    Xtr, Xte, ytr, yte = seed_split(dataset, seed)
     set_seed(seed)
-    cache = _teachers(teachers, Xtr, ytr, seed, {} if cache is None else cache)
-    classes = np.unique(ytr)
+    make = FAMILIES[kind].teacher(seed)
+    fit_rows, held = _holdout(ytr, seed, folds)
+    out = {"held": {}, "hidden": None}
+    hidden = np.zeros((len(Xtr), 0))
+
+    def hook(model, test_idx):
+        nonlocal hidden
+        if test_idx is held or np.array_equal(test_idx, held):
+            g = held[np.random.default_rng(seed).permutation(len(held))[:max_gram]]
+            out["held"] = {"rows": g, "gram": compat.gram(model, Xtr[g]),
+                           "proba": model.predict_proba(Xtr[g])}
+        if hints:
+            h = mlp_hidden(model, Xtr[test_idx])
+            if hidden.shape[1] == 0:
+                hidden = np.zeros((len(Xtr), h.shape[1]))
+            hidden[test_idx] = h
+
+    oof = oof_proba(make, Xtr, ytr, folds=folds, seed=seed, fold_hook=hook)
+    t0 = time.perf_counter()
+    full = clone(make).fit(Xtr, ytr)
+    fit_s = time.perf_counter() - t0
+    p_te, us = _timed_predict(full, Xte)
     X_aug = transfer_set(Xtr, int(transfer_ratio * len(Xtr)), seed=seed)
-    g_rows = np.random.default_rng(seed).permutation(len(Xte))[:max_gram]
-    rows, comp = [], []
+    classes = np.unique(ytr)
+    if hints:
+        sd = hidden.std(axis=0)
+        out["hidden"] = (hidden - hidden.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    return {**out, "dataset": dataset, "seed": seed, "teacher": kind, "oof": oof,
+            "oof_accuracy": float((classes[oof.argmax(1)] == ytr).mean()),
+            "test_proba": p_te, "predict_us": us, "fit_s": fit_s,
+            "accuracy": float((full.classes_[p_te.argmax(1)] == yte).mean()),
+            "n_params": n_parameters(full),
+            "aug_proba": full.predict_proba(X_aug) if len(X_aug) else
+            np.empty((0, len(classes)))}
+
+
+def _record(rows, model, role, teacher, student, method, X_eval, yte, base, extra_us=0.0):
+    p, us = _timed_predict(model, X_eval)
+    rows.append({**base, "role": role, "teacher": teacher, "student": student, "method": method,
+                 "accuracy": float((model.classes_[p.argmax(1)] == yte).mean()),
+                 "n_params": n_parameters(model), "predict_us": us + extra_us})
+    return p
+
+
+def students_job(dataset: str, seed: int, teachers: list[dict], *, students, methods,
+                 temperature: float, alpha: float, transfer_ratio: float, folds: int) -> dict:
+    """Every student of one dataset and seed (a job): the baselines (with their out-of-fold
+    accuracy, for the teacher gate), every pathway × method, stacking, and the compatibility
+    score of every pathway on the held-out fold."""
+    Xtr, Xte, ytr, yte = seed_split(dataset, seed)
+    set_seed(seed)
+    classes = np.unique(ytr)
     base = {"dataset": dataset, "seed": seed}
-
-    def record(model, role, teacher, student, method, X_eval=Xte, extra_us=0.0):
-        p, us = _timed_predict(model, X_eval)
-        rows.append({**base, "role": role, "teacher": teacher, "student": student,
-                     "method": method,
-                     "accuracy": float((model.classes_[p.argmax(1)] == yte).mean()),
-                     "n_params": n_parameters(model), "predict_us": us + extra_us})
-        return p
-
-    t_probs, t_us = {}, {}
+    X_aug = transfer_set(Xtr, int(transfer_ratio * len(Xtr)), seed=seed)
+    fit_rows, held = _holdout(ytr, seed, folds)
+    rows, comp, valid = [], [], []
     for t in teachers:
-        t_probs[t] = record(cache[t], "teacher", t, "", "teacher")
-        t_us[t] = rows[-1]["predict_us"]
-    baselines = {}
+        rows.append({**base, "role": "teacher", "teacher": t["teacher"], "student": "",
+                     "method": "teacher", "accuracy": t["accuracy"], "n_params": t["n_params"],
+                     "predict_us": t["predict_us"]})
+        valid.append({**base, "model": f"teacher {t['teacher']}", "oof_accuracy":
+                      t["oof_accuracy"]})
     for s in students:
-        make = FAMILIES[s].student
-        baselines[s] = make(seed, alpha=alpha, temperature=temperature).fit(Xtr, ytr)
-        record(baselines[s], "student", "", s, "baseline")
-    for t in teachers:
-        p_tr = cache[t].predict_proba(Xtr)
-        hard = classes[p_tr.argmax(1)]
-        p_aug = cache[t].predict_proba(X_aug) if len(X_aug) else np.empty((0, len(classes)))
-        gram_t = compat.gram(cache[t], Xte[g_rows])
-        for s in students:
+        def make(s=s, **kw):
+            return FAMILIES[s].student(seed, **{"alpha": alpha, "temperature": temperature,
+                                                **kw})
+        baseline = make().fit(Xtr, ytr)
+        _record(rows, baseline, "student", "", s, "baseline", Xte, yte, base)
+        oof_s = oof_proba(make(), Xtr, ytr, folds=folds, seed=seed)
+        valid.append({**base, "model": f"student {s}",
+                      "oof_accuracy": float((classes[oof_s.argmax(1)] == ytr).mean())})
+        held_model = make().fit(Xtr[fit_rows], ytr[fit_rows])
+        for t in teachers:
+            p_tr, hard = t["oof"], classes[t["oof"].argmax(1)]
             for m in methods:
-                model = FAMILIES[s].student(seed, alpha=alpha, temperature=temperature)
                 if m == "hard":
-                    model.fit(Xtr, hard)
+                    model = make().fit(Xtr, hard)
                 elif m == "soft":
-                    model.fit(Xtr, ytr, soft_targets=p_tr)
-                else:
-                    model.fit(np.vstack([Xtr, X_aug]),
-                                       np.concatenate([ytr, classes[p_aug.argmax(1)]]),
-                                       soft_targets=np.vstack([p_tr, p_aug]))
-                record(model, "student", t, s, m)
-            stack = FAMILIES[s].faithful_student(seed).fit(np.hstack([Xtr, p_tr]), ytr)
+                    model = make().fit(Xtr, ytr, soft_targets=p_tr)
+                else:  # soft+transfer: the same number of gradient steps as the others
+                    n, n_aug = len(Xtr), len(X_aug)
+                    kw = {"epochs": max(1, round(make().epochs * n / (n + n_aug)))} \
+                        if hasattr(make(), "epochs") else {}
+                    fit_kw = {} if kw else {"reference_rows": n}
+                    y_aug = classes[t["aug_proba"].argmax(1)]
+                    model = make(**kw).fit(np.vstack([Xtr, X_aug]), np.concatenate([ytr, y_aug]),
+                                           soft_targets=np.vstack([p_tr, t["aug_proba"]]),
+                                           **fit_kw)
+                _record(rows, model, "student", t["teacher"], s, m, Xte, yte, base)
+            stack = make(alpha=1.0).fit(np.hstack([Xtr, p_tr]), ytr)
             # the stacked student needs the teacher's probabilities first: its time adds up
-            record(stack, "stacking", t, s, "stacking", np.hstack([Xte, t_probs[t]]), t_us[t])
-            sc = compat.compatibility(FAMILIES[t].traits, FAMILIES[s].traits, gram_t,
-                                      compat.gram(baselines[s], Xte[g_rows]), t_probs[t],
-                                      baselines[s].predict_proba(Xte))
-            comp.append({**base, "teacher": t, "student": s,
-                         "same_paradigm": FAMILIES[t].paradigm == FAMILIES[s].paradigm, **sc})
-    return rows, comp
+            _record(rows, stack, "stacking", t["teacher"], s, "stacking",
+                    np.hstack([Xte, t["test_proba"]]), yte, base, t["predict_us"])
+            h = t["held"]
+            sc = compat.compatibility(FAMILIES[t["teacher"]].traits, FAMILIES[s].traits,
+                                      h["gram"], compat.gram(held_model, Xtr[h["rows"]]),
+                                      h["proba"], held_model.predict_proba(Xtr[h["rows"]]))
+            comp.append({**base, "teacher": t["teacher"], "student": s,
+                         "same_paradigm": FAMILIES[t["teacher"]].paradigm
+                         == FAMILIES[s].paradigm, **sc})
+    return {"rows": rows, "comp": comp, "valid": valid}
+
+
+def run_sound(p: dict, runner) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Teachers (one job each), then students (one job per dataset and seed)."""
+    tjobs = [Job(teacher_job, (ds, s, t), {"folds": p["folds"],
+                                           "transfer_ratio": p["transfer_ratio"]},
+                 name=f"{ds} seed {s} teacher {t}")
+             for ds in p["datasets"] for s in p["seeds"] for t in p["teachers"]]
+    teachers = runner.run(tjobs, "teachers (out of fold)")
+    by = {}
+    for t in teachers:
+        by.setdefault((t["dataset"], t["seed"]), []).append(t)
+    sjobs = [Job(students_job, (ds, s, by[(ds, s)]),
+                 {"students": p["students"], "methods": p["methods"],
+                  "temperature": p["temperature"], "alpha": p["alpha"],
+                  "transfer_ratio": p["transfer_ratio"], "folds": p["folds"]},
+                 name=f"{ds} seed {s} students") for ds in p["datasets"] for s in p["seeds"]]
+    done = runner.run(sjobs, "students")
+    return (pd.DataFrame([r for d in done for r in d["rows"]]),
+            pd.DataFrame([r for d in done for r in d["comp"]]),
+            pd.DataFrame([r for d in done for r in d["valid"]]))
 
 
 def gains(rows: pd.DataFrame) -> pd.DataFrame:
@@ -188,23 +288,27 @@ def gain_table(g: pd.DataFrame) -> pd.DataFrame:
                "accuracy": h["accuracy"].mean(), "baseline": h["baseline"].mean()}
         if len(h) >= 2:
             c = paired_test(h["accuracy"], h["baseline"])
-            rec.update(gain=c.mean_diff, gain_lo=c.ci_low, gain_hi=c.ci_high, p=c.p_value)
+            rec.update(gain=c.mean_diff, gain_lo=c.ci_low, gain_hi=c.ci_high, p=c.p_value,
+                       test=c.test)
         else:
-            rec.update(gain=float(h["gain"].iloc[0]), gain_lo=None, gain_hi=None, p=None)
+            rec.update(gain=float(h["gain"].iloc[0]), gain_lo=None, gain_hi=None, p=None,
+                       test="")
         out.append(rec)
     return pd.DataFrame(out)
 
 
-def innovations(dataset: str, seed: int, *, teacher: str, student: str, temperature: float,
-                alpha: float, n_clients: int, client: str, cache=None) -> list[dict]:
-    """Every innovation the seed names, on one dataset and seed; one row per variant."""
-    X, y = load_dataset(dataset)
-    Xtr, Xte, ytr, yte = split(X, y, seed)
+# ------------------------------------------------------------------ innovations
+
+
+def innovations_job(dataset: str, seed: int, teachers: dict, *, student: str,
+                    teacher: str, temperature: float, alpha: float, n_clients: int,
+                    client: str, folds: int) -> list[dict]:
+    """Every innovation the source names, on one dataset and seed; one row per variant. Every
+    teacher output a student learns from is out of fold (``teachers``: kind → teacher_job)."""
+    Xtr, Xte, ytr, yte = seed_split(dataset, seed)
     set_seed(seed)
-    pool = sorted({teacher, "rf", "mlp", "svm"})
-    cache = _teachers(pool, Xtr, ytr, seed, {} if cache is None else cache)
     classes = np.unique(ytr)
-    p_tr = cache[teacher].predict_proba(Xtr)
+    p_tr = teachers[teacher]["oof"]
     make = lambda **kw: FAMILIES[student].student(  # noqa: E731
         seed, **{"alpha": alpha, "temperature": temperature, **kw})
     rows = []
@@ -217,48 +321,71 @@ def innovations(dataset: str, seed: int, *, teacher: str, student: str, temperat
 
     add("reference", "no teacher", make().fit(Xtr, ytr))
     add("reference", f"soft, T = {temperature:g}", make().fit(Xtr, ytr, soft_targets=p_tr))
-    # dynamic temperature against the fixed T0 it scales
     t_dyn = dynamic_temperature(p_tr, t0=3.0)
     add("dynamic temperature", "fixed T0 = 3",
         make(temperature=3.0).fit(Xtr, ytr, soft_targets=p_tr))
     add("dynamic temperature", "dynamic T = T0 (1 + 0.1 H)",
         make(temperature=t_dyn).fit(Xtr, ytr, soft_targets=p_tr), temperature=t_dyn)
-    # multi-teacher: random fixed weights (the seed), uniform, attention
-    probs = [cache[k].predict_proba(Xtr) for k in pool]
+    pool = sorted(teachers)
+    probs = [teachers[k]["oof"] for k in pool]
     w_rand = np.random.default_rng(seed).uniform(size=len(pool))
-    for name, w in (("random weights (seed)", w_rand / w_rand.sum()),
+    for name, w in (("random weights (source)", w_rand / w_rand.sum()),
                     ("uniform", np.full(len(pool), 1 / len(pool))),
                     ("attention", attention_weights(probs))):
         add("multi-teacher", name, make().fit(Xtr, ytr, soft_targets=combine(probs, w)))
-    # curriculum, staged by teacher entropy
     if hasattr(make(), "warm_start"):
         add("curriculum", "easy → hard, 3 stages", fit_curriculum(make(), Xtr, ytr, p_tr))
-    # feature-level hints from a neural teacher's last hidden layer
-    if hasattr(make(), "hint_weight"):
+    if hasattr(make(), "hint_weight") and teachers.get("mlp", {}).get("hidden") is not None:
+        mlp = teachers["mlp"]
         add("feature-level", "soft + hints (mlp teacher)",
-            make().fit(Xtr, ytr, soft_targets=cache["mlp"].predict_proba(Xtr),
-                       hints=hint_targets(cache["mlp"], Xtr)))
+            make().fit(Xtr, ytr, soft_targets=mlp["oof"], hints=mlp["hidden"]))
         add("feature-level", "soft only (mlp teacher)",
-            make().fit(Xtr, ytr, soft_targets=cache["mlp"].predict_proba(Xtr)))
-    # federated: no labels at the server; aggregated client probabilities on X_train
-    fed = federated_soft_targets(lambda: FAMILIES[client].faithful_student(seed), Xtr, ytr,
-                                 Xtr, n_clients=n_clients, seed=seed)
-    add("federated", f"{n_clients} non-IID clients, aggregated soft labels",
-        make(alpha=0.0).fit(Xtr, classes[fed.argmax(1)], soft_targets=fed))
-    add("federated", "central teacher soft labels (no labels used)",
-        make(alpha=0.0).fit(Xtr, classes[p_tr.argmax(1)], soft_targets=p_tr))
-    # stream: online SGD over one pass
+            make().fit(Xtr, ytr, soft_targets=mlp["oof"]))
+    # federated: no labels at the server; every teacher labels the same shared unlabeled set,
+    # points no client or teacher trained on
+    X_shared = transfer_set(Xtr, len(Xtr), seed=seed + 1)
+    clients = lambda: FAMILIES[client].faithful_student(seed)  # noqa: E731
+    for name, split_kind in ((f"{n_clients} non-IID clients (Dirichlet 0.5)", "dirichlet"),
+                             (f"{n_clients} IID clients", "iid")):
+        fed = federated_soft_targets(clients, Xtr, ytr, X_shared, n_clients=n_clients,
+                                     seed=seed, split=split_kind)
+        add("federated", name, make(alpha=0.0).fit(X_shared, classes[fed.argmax(1)],
+                                                   soft_targets=fed))
+    pooled = clone(clients()).fit(Xtr, ytr).predict_proba(X_shared)
+    add("federated", f"central {client} on the pooled data (same model class)",
+        make(alpha=0.0).fit(X_shared, classes[pooled.argmax(1)], soft_targets=pooled))
+    big = FAMILIES[teacher].teacher(seed).fit(Xtr, ytr).predict_proba(X_shared)
+    add("federated", f"central {teacher} teacher (larger class)",
+        make(alpha=0.0).fit(X_shared, classes[big.argmax(1)], soft_targets=big))
     for targets in ("labels", "hard", "soft"):
         _, curve = stream_distill(Xtr, ytr, Xte, yte, targets=targets, teacher_probs=p_tr,
                                   temperature=temperature, seed=seed)
         add("stream", {"labels": "true labels", "hard": "teacher hard labels",
-                       "soft": "teacher soft labels"}[targets], acc=curve[-1],
-            curve=curve)
+                       "soft": "teacher soft labels"}[targets], acc=curve[-1], curve=curve)
     return rows
 
 
+def run_innovations(p: dict, runner) -> pd.DataFrame:
+    ds = p["innovations_dataset"]
+    kinds = sorted({p["innovations_teacher"], "rf", "mlp", "svm"})
+    tjobs = [Job(teacher_job, (ds, s, k), {"folds": p["folds"], "transfer_ratio": 0.0,
+                                           "hints": k == "mlp"},
+                 name=f"{ds} seed {s} teacher {k}") for s in p["seeds"] for k in kinds]
+    done = runner.run(tjobs, "innovation teachers")
+    by = {}
+    for t in done:
+        by.setdefault(t["seed"], {})[t["teacher"]] = t
+    ijobs = [Job(innovations_job, (ds, s, by[s]),
+                 {"student": p["innovations_student"], "teacher": p["innovations_teacher"],
+                  "temperature": p["temperature"], "alpha": p["alpha"],
+                  "n_clients": p["n_clients"], "client": p["federated_client"],
+                  "folds": p["folds"]}, name=f"{ds} seed {s} innovations")
+             for s in p["seeds"]]
+    return pd.DataFrame([r for rows in runner.run(ijobs, "innovations") for r in rows])
+
+
 def faithful_study(datasets, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-pair rows, mode means vs the seed's) for each dataset."""
+    """(per-pair rows, mode means vs the source's) for each dataset."""
     rows, means = [], []
     for ds in datasets:
         X, y = load_dataset(ds)
@@ -269,56 +396,68 @@ def faithful_study(datasets, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame
         ours = mode_means(r)
         for mode, v in ours.items():
             ref = SEED_MODE_MEANS.get(ds, {}).get(mode)
-            means.append({"dataset": ds, "mode": mode, "ours": v, "seed": ref,
+            means.append({"dataset": ds, "mode": mode, "ours": v, "source": ref,
                           "difference": None if ref is None else v - ref})
     return pd.concat(rows, ignore_index=True), pd.DataFrame(means)
 
 
-def _direction(a, b, expect: str, text: str, seed_value: str = "", note: str = "") -> Claim:
-    return paired_claim(a, b, expect, text, seed_value, note)
+# ------------------------------------------------------------------ claims
+
+
+def gate_for(valid: pd.DataFrame, ds: str, student: str | None = None):
+    """The precondition of a transfer claim: the teachers (their mean) beat the student alone
+    (the mean over students when ``student`` is None), out of fold on the training split."""
+    v = valid[valid["dataset"] == ds].pivot_table(index="seed", columns="model",
+                                                  values="oof_accuracy")
+    t = v[[c for c in v if c.startswith("teacher ")]].mean(axis=1)
+    s = v[f"student {student}"] if student else \
+        v[[c for c in v if c.startswith("student ")]].mean(axis=1)
+    return teacher_gate(t, s, metric="out-of-fold accuracy", what="the teachers (mean)",
+                        than=f"the {student or 'mean'} student alone")
 
 
 def claims(rows: pd.DataFrame, g: pd.DataFrame, comp: pd.DataFrame, innov: pd.DataFrame,
-           faithful_rows: pd.DataFrame, faithful_means: pd.DataFrame, *, n_clients: int
-           ) -> list[Claim]:
-    """Every headline claim of seed 000 against this study's measurements."""
+           valid: pd.DataFrame, faithful_rows: pd.DataFrame, faithful_means: pd.DataFrame, *,
+           n_clients: int, client: str) -> list[Claim]:
+    """Every headline claim of the source against this study's measurements."""
     out = []
     student_rows = g[g["role"] == "student"]
     # 1. soft-target KD vs the no-teacher baseline, per dataset and student family
     for (ds, s), h in student_rows[student_rows["method"] == "soft"].groupby(
             ["dataset", "student"], sort=False):
         per_seed = h.groupby("seed")[["accuracy", "baseline"]].mean()
-        out.append(_direction(per_seed["accuracy"], per_seed["baseline"], ">",
-                              f"Soft-target KD beats the no-teacher {s} student on {ds} "
-                              "(mean over teachers)"))
-    # 2. cross- vs same-paradigm: the seed's +3.07 points
+        out.append(paired_claim(per_seed["accuracy"], per_seed["baseline"], ">",
+                                f"Soft-target KD beats the no-teacher {s} student on {ds} "
+                                "(mean over teachers)", gates=[gate_for(valid, ds, s)]))
+    # 2. cross- vs same-paradigm: the source's +3.07 points
     m = student_rows.merge(comp[["dataset", "seed", "teacher", "student", "same_paradigm"]],
                            on=["dataset", "seed", "teacher", "student"])
     soft = m[m["method"] == "soft"].groupby(["seed", "same_paradigm"])["gain"].mean().unstack()
     if {True, False} <= set(soft.columns):
-        out.append(_direction(soft[False], soft[True], ">",
-                              "Cross-paradigm transfer gains more than same-paradigm transfer",
-                              "82.33 % vs 79.26 % (+3.07)",
-                              "gain = soft-target student − same student without teacher, "
-                              "mean over pathways of each kind."))
+        out.append(paired_claim(soft[False], soft[True], ">",
+                                "Cross-paradigm transfer gains more than same-paradigm transfer",
+                                "82.33 % vs 79.26 % (+3.07)",
+                                "gain = soft-target student − same student without teacher, "
+                                "mean over pathways of each kind"))
     base = faithful_rows[faithful_rows["procedure"] == "baseline"]
     cross = lambda d: d["teacher_paradigm"] != d["student_paradigm"]  # noqa: E731
     gap = lambda d: d[cross(d)]["accuracy"].mean() - d[~cross(d)]["accuracy"].mean()  # noqa: E731
     gap_all, gap_base = gap(faithful_rows), gap(base)
+    teacher_part = gap_all - gap_base
     out.append(Claim("The cross- vs same-paradigm advantage comes from knowledge transfer",
-                     "+3.07 points (all modes)", gap_all - gap_base, None, None,
-                     "inconclusive" if abs(gap_all) < 0.01
-                     else "not supported" if abs(gap_all - gap_base) < 0.01 else "inconclusive",
+                     "+3.07 points (all modes)", teacher_part, None, None,
+                     "inconclusive" if gap_all < 0.01 else
+                     "supported" if teacher_part >= 0.01 else "not supported",
                      f"faithful replay (one split): the cross − same gap is {gap_all:+.4f} over "
                      f"all modes and {gap_base:+.4f} in baseline mode, where no teacher is used "
-                     "(the seed's own xlsx: +3.07 vs +3.04); measured = the part a teacher "
-                     "adds; not supported when under 1 point, inconclusive when the replay "
-                     "shows no gap (under 1 point) to explain."))
-    # 3. faithful reproduction of the seed's mode means
-    for ds, h in faithful_means.dropna(subset=["seed"]).groupby("dataset", sort=False):
+                     "(the source's own xlsx: +3.07 vs +3.04); measured = the part a teacher "
+                     "adds. Supported when that part is at least 1 point, not supported when "
+                     "the gap is there without teachers, inconclusive when there is no gap"))
+    # 3. faithful reproduction of the source's mode means
+    for ds, h in faithful_means.dropna(subset=["source"]).groupby("dataset", sort=False):
         worst = h.loc[h["difference"].abs().idxmax()]
-        out.append(Claim(f"Seed's mode means on {ds} (faithful replay, split seed 42)",
-                         ", ".join(f"{r.mode} {r.seed:.4f}" for r in h.itertuples()),
+        out.append(Claim(f"Source's mode means on {ds} (faithful replay, split seed 42)",
+                         ", ".join(f"{r.mode} {r.source:.4f}" for r in h.itertuples()),
                          float(worst["difference"]), None, None,
                          "supported" if h["difference"].abs().max() <= 0.01
                          else "not supported",
@@ -327,30 +466,12 @@ def claims(rows: pd.DataFrame, g: pd.DataFrame, comp: pd.DataFrame, innov: pd.Da
     # 4. stacking: best "method", but it is not a compression
     st = g[g["method"] == "stacking"].groupby("seed")[["accuracy"]].mean()
     sf = student_rows[student_rows["method"] == "soft"].groupby("seed")[["accuracy"]].mean()
-    out.append(_direction(st["accuracy"], sf["accuracy"], ">",
-                          "Stacking is the best method (beats soft-target KD)", "89.1 %",
-                          "mean over datasets and pathways; the stacked students are the "
-                          "seed's sklearn models, the soft-target ones kdkit's students."))
-    key = ["dataset", "seed", "teacher"]
-    timing = rows[rows["role"] == "stacking"].merge(
-        rows[rows["role"] == "teacher"][key + ["predict_us"]], on=key, suffixes=("", "_t"))
-    stack_us, teach_us = timing["predict_us"].mean(), timing["predict_us_t"].mean()
-    out.append(Claim("Ensemble → linear transfer gives a fast student (98.61 % in 0.136 s)",
-                     "0.136 s",
-                     stack_us / teach_us, None, None,
-                     "supported" if stack_us < 0.5 * teach_us else "not supported",
-                     f"that peak is stacking, whose student needs the teacher at inference: "
-                     f"{stack_us:.1f} µs per sample vs {teach_us:.1f} µs for the teacher alone "
-                     "(ratio shown, mean over stacking pathways); 0.136 s was the LR's fit time."))
-    peak = faithful_rows[(faithful_rows["dataset"] == "digits") &
-                         (faithful_rows["teacher"] == "ensemble") &
-                         (faithful_rows["student"] == "lr") &
-                         (faithful_rows["procedure"] == "stacking")]
-    if len(peak):
-        acc = float(peak["accuracy"].iloc[0])
-        out.append(Claim("Peak 98.61 % (ensemble → linear, stacking, digits)", "0.9861", acc,
-                         None, None, "supported" if abs(acc - 0.9861) <= 0.01
-                         else "not supported", "faithful replay, one split; within ±0.01"))
+    out.append(paired_claim(st["accuracy"], sf["accuracy"], ">",
+                            "Stacking is the best method (beats soft-target KD)", "89.1 %",
+                            "mean over datasets and pathways; both are the same kdkit "
+                            "students (stacked on [x, p_T(x)] with out-of-fold p_T on the "
+                            "training rows)"))
+    out += _fast_student_claims(rows, faithful_rows)
     # 5. the compatibility score predicts transfer gain
     mean_gain = student_rows[student_rows["method"] == "soft"].groupby(
         ["dataset", "teacher", "student"])["gain"].mean()
@@ -361,74 +482,99 @@ def claims(rows: pd.DataFrame, g: pd.DataFrame, comp: pd.DataFrame, innov: pd.Da
                          "proven theorem", e.mean, e.ci_low, e.ci_high,
                          "supported" if e.ci_low > 0 else "not supported" if e.ci_high < 0
                          else "inconclusive",
-                         f"Spearman ρ over {e.n} dataset × pathway cells, bootstrap 95 % CI"))
-    # 6. innovations, each against its own control
+                         f"Spearman ρ over {e.n} dataset × pathway cells, bootstrap 95 % CI; C "
+                         "computed before training on a held-out fold of the training split"))
+    out += _innovation_claims(innov, valid, n_clients=n_clients, client=client)
+    out.append(Claim("Statistical significance: stacking t = 15.23, p < 0.001", "p < 0.001",
+                     None, None, None, "not testable",
+                     "hard-coded in the source's formatting.py (its own test set p = 0.5 by "
+                     "fiat); this table's p-values are computed over seeds"))
+    return out
+
+
+def _fast_student_claims(rows: pd.DataFrame, faithful_rows: pd.DataFrame) -> list[Claim]:
+    """"Ensemble → linear transfer gives a fast student (98.61 % in 0.136 s)": a student that
+    runs without the teacher (the soft-target lr student from the ensemble, on digits) must be
+    faster than the teacher and reach the peak within a point."""
+    out = []
+    sel = rows[(rows["dataset"] == "digits") & (rows["teacher"] == "ensemble")
+               & (rows["student"] == "lr") & (rows["method"] == "soft")]
+    tea = rows[(rows["dataset"] == "digits") & (rows["role"] == "teacher")
+               & (rows["teacher"] == "ensemble")]
+    if len(sel) >= 2 and len(tea):
+        e = mean_ci(sel["accuracy"])
+        ratio = float(sel["predict_us"].median() / tea["predict_us"].median())
+        fast = ratio < 1
+        verdict = ("supported" if fast and e.ci_high >= 0.9861 - 0.01 else
+                   "not supported" if not fast or e.ci_high < 0.9861 - 0.01 else "inconclusive")
+        out.append(Claim("Ensemble → linear transfer gives a fast student (98.61 % in 0.136 s)",
+                         "0.9861", e.mean, e.ci_low, e.ci_high, verdict,
+                         f"the soft-target lr student from the ensemble on digits (it needs no "
+                         f"teacher at inference): {ratio:.3f}× the teacher's prediction time; "
+                         "supported when faster and within a point of 98.61 % (its CI), not "
+                         "supported when slower or clearly below; the source's 98.61 % came "
+                         "from stacking, whose student needs the teacher, and 0.136 s was the "
+                         "lr's fit time"))
+    peak = faithful_rows[(faithful_rows["dataset"] == "digits") &
+                         (faithful_rows["teacher"] == "ensemble") &
+                         (faithful_rows["student"] == "lr") &
+                         (faithful_rows["procedure"] == "stacking")]
+    if len(peak):
+        acc = float(peak["accuracy"].iloc[0])
+        out.append(Claim("Peak 98.61 % (ensemble → linear, stacking, digits)", "0.9861", acc,
+                         None, None, "supported" if abs(acc - 0.9861) <= 0.01
+                         else "not supported", "faithful replay, one split; within ±0.01"))
+    return out
+
+
+def _innovation_claims(innov: pd.DataFrame, valid: pd.DataFrame, *, n_clients: int,
+                       client: str) -> list[Claim]:
+    if innov.empty:
+        return []
     piv = innov.pivot_table(index="seed", columns="variant", values="accuracy")
+    ds = innov["dataset"].iloc[0]
+    gate = gate_for(valid, ds) if ds in set(valid["dataset"]) else None
 
     def col(prefix):
         hits = [c for c in piv.columns if c.startswith(prefix)]
         return piv[hits[0]] if hits else None
 
-    for text, a, b, seed_value in (
-            ("Dynamic temperature beats the fixed T0 it scales", "dynamic T", "fixed T0", ""),
-            ("Attention-weighted multi-teacher beats uniform weights", "attention", "uniform",
-             ""),
-            ("Attention-weighted multi-teacher beats the seed's random weights", "attention",
-             "random weights", ""),
+    out = []
+    for text, a, b in (
+            ("Dynamic temperature beats the fixed T0 it scales", "dynamic T", "fixed T0"),
+            ("Attention-weighted multi-teacher beats uniform weights", "attention", "uniform"),
+            ("Attention-weighted multi-teacher beats the source's random weights", "attention",
+             "random weights"),
             ("Progressive (curriculum) transfer beats plain soft targets", "easy → hard",
-             "soft, T", ""),
-            ("Feature-level distillation adds to soft targets", "soft + hints", "soft only", ""),
+             "soft, T"),
+            ("Feature-level distillation adds to soft targets", "soft + hints", "soft only"),
             ("Stream distillation: soft teacher labels beat hard ones", "teacher soft",
-             "teacher hard", "")):
+             "teacher hard")):
         ca, cb = col(a), col(b)
         if ca is not None and cb is not None:
-            out.append(_direction(ca, cb, ">", text, seed_value,
-                                  f"{innov['dataset'].iloc[0]}."))
-    fed, central = col(f"{n_clients} non-IID"), col("central")
+            out.append(paired_claim(ca, cb, ">", text, "", f"{ds}; every teacher output "
+                                    "out of fold", gates=[gate] if gate else ()))
+    fed, central = col(f"{n_clients} non-IID"), col(f"central {client}")
+    iid = col(f"{n_clients} IID")
     if fed is not None and central is not None:
-        c = _direction(fed, central, ">", "", "")
+        c = paired_claim(fed, central, ">", "", "")
         verdict = ("supported" if c.ci_low is not None and c.ci_low >= -0.01 else
-                   "not supported" if c.verdict == "not supported" else "inconclusive")
+                   "not supported" if c.ci_high is not None and c.ci_high < -0.01
+                   else "inconclusive")
         out.append(Claim("Federated distillation from non-IID clients is as good as a central "
                          "teacher", "88.71 % with privacy preservation", c.measured, c.ci_low,
-                         c.ci_high, verdict, "federated − central, no labels at the server; "
-                         "supported if the CI lies above −0.01. " + c.note))
-    out.append(Claim("Statistical significance: stacking t = 15.23, p < 0.001", "p < 0.001",
-                     None, None, None, "not testable",
-                     "hard-coded in the seed's formatting.py (its own test set p = 0.5 by "
-                     "fiat); this table's p-values are computed over seeds"))
+                         c.ci_high, verdict, f"federated − a central {client} of the clients' "
+                         "own model class on the pooled data, no labels at the server; an "
+                         "equivalence claim: supported if the CI lies above −0.01, not "
+                         "supported if it lies below. " + c.note))
+    if fed is not None and iid is not None:
+        out.append(paired_claim(iid, fed, ">", "A non-IID split costs the federated student "
+                                "accuracy (IID clients beat non-IID ones)", "",
+                                "the same clients, the rows dealt out uniformly instead"))
     return out
 
 
-def run_all(p: dict, progress=print):
-    """The whole sound mode and the innovations for params ``p``: returns rows, compatibility
-    rows and innovation rows as DataFrames (teachers are fitted once per dataset and seed)."""
-    rows, comp, innov = [], [], []
-    for ds in p["datasets"]:
-        for seed in p["seeds"]:
-            cache = {}
-            r, c = sound_study(ds, seed, teachers=p["teachers"], students=p["students"],
-                               methods=p["methods"], temperature=p["temperature"],
-                               alpha=p["alpha"], transfer_ratio=p["transfer_ratio"],
-                               cache=cache)
-            rows += r
-            comp += c
-            if ds == p["innovations_dataset"]:
-                innov += innovations(ds, seed, teacher=p["innovations_teacher"],
-                                     student=p["innovations_student"],
-                                     temperature=p["temperature"], alpha=p["alpha"],
-                                     n_clients=p["n_clients"], client=p["federated_client"],
-                                     cache=cache)
-            if progress:
-                progress(f"{ds} seed {seed}: {len(r)} models")
-    if p["innovations_dataset"] not in p["datasets"]:
-        for seed in p["seeds"]:
-            innov += innovations(p["innovations_dataset"], seed,
-                                 teacher=p["innovations_teacher"],
-                                 student=p["innovations_student"],
-                                 temperature=p["temperature"], alpha=p["alpha"],
-                                 n_clients=p["n_clients"], client=p["federated_client"])
-    return pd.DataFrame(rows), pd.DataFrame(comp), pd.DataFrame(innov)
+# ------------------------------------------------------------------ tables
 
 
 def compression_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -448,6 +594,13 @@ def compression_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def headline(g: pd.DataFrame) -> str:
+    st = g[(g["role"] == "student") & (g["method"] == "soft")]
+    by = st.groupby("dataset")["gain"].mean()
+    return ("Soft-target KD with out-of-fold teacher outputs, mean gain over the no-teacher "
+            "student: " + ", ".join(f"{d} {v:+.4f}" for d, v in by.items()) + ".")
+
+
 def metrics_tree(g: pd.DataFrame, comp: pd.DataFrame, innov: pd.DataFrame,
                  faithful_means: pd.DataFrame, *, seeds) -> dict:
     """Deterministic numbers for metrics.json (no timings)."""
@@ -457,7 +610,7 @@ def metrics_tree(g: pd.DataFrame, comp: pd.DataFrame, innov: pd.DataFrame,
             "seeds": len(seeds)}
     diffs = faithful_means["difference"].dropna().abs()
     if len(diffs):
-        head["faithful max |diff| vs seed mode means"] = float(diffs.max())
+        head["faithful max |diff| vs source mode means"] = float(diffs.max())
     out = {"headline": head,
            "gain_by_method": {m: float(h["gain"].mean()) for m, h in g.groupby("method")},
            "faithful_mode_means": {f"{r.dataset}/{r.mode}": float(r.ours)
@@ -467,5 +620,6 @@ def metrics_tree(g: pd.DataFrame, comp: pd.DataFrame, innov: pd.DataFrame,
            "compatibility": {f"{k[0]}/{k[1]}->{k[2]}": float(v) for k, v in
                              comp.groupby(["dataset", "teacher", "student"])["C"].mean().items()},
            "innovations": {f"{k[0]}/{k[1]}": float(v) for k, v in
-                           innov.groupby(["group", "variant"])["accuracy"].mean().items()}}
+                           innov.groupby(["group", "variant"])["accuracy"].mean().items()}
+           if len(innov) else {}}
     return out

@@ -1,70 +1,114 @@
-"""The fisher_layerwise study (seed 003: Fisher-information-driven layerwise distillation for
-LLM recommenders, WWW 2026 project summary).
+"""The fisher_layerwise study (source: a WWW 2026 project summary on Fisher-information-driven
+layerwise distillation for LLM recommenders).
 
 A teacher is distilled into a shallow, narrow SASRec student on MovieLens-100k next-item
-prediction (leave-last-out, full ranking, trained on every window of each history) with the
-layerwise loss of ``distill.layerwise`` under each weighting scheme of
-``distill.layer_weights``. The teacher is a deeper SASRec, or the pretrained MiniLM encoder
-with a linear head (``recsys.lm_teacher``, the seed's "LLM recommender"). The Fisher weights
-come from the teacher's per-layer diagonal empirical Fisher (``distill.fisher``) on validation
-samples of the same task; student layer l is matched to teacher layer m(l).
+prediction (leave-last-out, full ranking with the history masked, trained on every window of
+each history) with the layerwise loss of ``distill.layerwise`` under each weighting scheme of
+``distill.layer_weights``. The teacher is a deeper SASRec, or the pretrained MiniLM encoder with
+a linear head (``recsys.lm_teacher``, the source's "LLM recommender"). The Fisher weights come
+from the teacher's per-layer diagonal empirical Fisher (``distill.fisher``) on validation samples
+of the same task; student layer l is matched to teacher layer m(l).
+
+Protocol, so that every compared arm gets the same chance:
+
+* every model is trained to **early stopping on validation** NDCG@5 (the best epoch restored;
+  never stopped before ``min_epochs``: the validation curve first sits on the popularity
+  plateau);
+  each seed draws its own same-timestamp order of the histories unless ``data_seed`` fixes it;
+* **tuning parity**: every KD arm (each weighting scheme and the control) picks γ from the same
+  grid ``gammas`` on the validation split of the first seed; the student alone gets as many
+  trials there, over its dropout (``student_dropouts``, the regulariser the KD term competes
+  with); the chosen values are then used on every seed, and each model is scored on test once;
+* the teacher's states are standardised per layer (divided by their RMS over real positions),
+  so that γ has one scale whatever the teacher;
+* **the control** is the same uniform-weight KD from a teacher that knows nothing of the
+  histories: an untrained teacher of the same architecture (``control: untrained``), or the
+  real teacher's states of other windows of the same length (``control: shuffled``). A claim
+  about how the layers are weighted is judged only when the teacher beats the student alone and
+  the real teacher's KD beats the control's, both on validation.
+
+The work runs as jobs (``kdkit.jobs``): the teachers, every arm's grid on the first seed, then
+every arm on the other seeds.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from ..claims import Claim, direction_verdict, paired_claim
+from ..claims import Claim, Gate, paired_claim, teacher_gate
 from ..data.movielens import load_ml100k
 from ..data.sequences import SequenceData, to_sequences
+from ..device import resolve
 from ..distill.fisher import layer_fisher
 from ..distill.layer_weights import SCHEMES, layer_weights
 from ..distill.layerwise import LayerwiseKD, layer_map
+from ..early_stopping import EarlyStopping
+from ..jobs import Job
 from ..params import require
 from ..recsys.lm_teacher import LMRecommender, history_text, load_minilm
 from ..recsys.sasrec import SASRec, next_item_loss, rank_metrics, ranking_metrics
 from ..stats import paired_test, set_seed
+from ..tuning import check_parity, tune
 
 METRIC = "NDCG@5"
-CONTROL = "uniform, shuffled teacher"  # the same KD against states of other windows
-
-
+ALONE = "student (no KD)"
 TEACHERS = ("sasrec", "minilm")
+CONTROLS = ("untrained", "shuffled")
+SOURCE = ("Fisher-information-driven layerwise distillation for LLM recommenders (a WWW 2026 "
+          "project summary)", "")
+
+
+def control_name(control: str) -> str:
+    return f"uniform, {control} teacher"
 
 
 def check_params(p: dict) -> None:
     bad = sorted(set(p["schemes"]) - set(SCHEMES))
     require(not bad, f"schemes: unknown {bad}; allowed: {', '.join(SCHEMES)}")
     require("uniform" in p["schemes"],
-            "schemes must include uniform (gamma is chosen with it and the control uses it)")
+            "schemes must include uniform (the control and the baseline claims use it)")
     require(p["teacher"] in TEACHERS,
             f"teacher: unknown {p['teacher']!r}; allowed: {', '.join(TEACHERS)}")
+    require(p["control"] in CONTROLS,
+            f"control: unknown {p['control']!r}; allowed: {', '.join(CONTROLS)}")
     require(p["seeds"], "seeds is empty; give at least one seed")
+    require(len(set(p["seeds"])) == len(p["seeds"]), "seeds must not repeat")
     require(p["gammas"] and all(g > 0 for g in p["gammas"]),
             f"gammas must be a non-empty list of positive weights, got {p['gammas']}")
-    for k in ("epochs", "teacher_layers", "student_layers", "teacher_dim", "student_dim",
-              "heads", "max_len", "batch_size", "fisher_samples", "lm_window", "lm_epochs",
-              "workers", "threads"):
+    require(len(p["student_dropouts"]) == len(p["gammas"]),
+            f"student_dropouts must have as many values as gammas ({len(p['gammas'])}): the "
+            "student alone gets as many tuning trials as every KD arm")
+    require(all(0 <= d < 1 for d in p["student_dropouts"]) and 0 <= p["dropout"] < 1,
+            "dropout and student_dropouts must lie in [0, 1)")
+    require(0 <= p["min_epochs"] <= p["max_epochs"], "min_epochs must lie in [0, max_epochs]")
+    for k in ("max_epochs", "eval_every", "patience", "teacher_layers", "student_layers",
+              "teacher_dim", "student_dim", "heads", "max_len", "batch_size", "fisher_samples",
+              "lm_window", "lm_epochs", "workers", "threads"):
         require(p[k] >= 1, f"{k} must be at least 1, got {p[k]}")
     teacher_layers = 6 if p["teacher"] == "minilm" else p["teacher_layers"]
     require(p["student_layers"] <= teacher_layers,
             f"student_layers must not exceed the teacher's {teacher_layers} layers")
     for k in ("teacher_dim", "student_dim"):
         require(p[k] % p["heads"] == 0, f"{k} must be divisible by heads ({p['heads']})")
+    require(all(b >= 0 for b in p["betas"]) and p["beta"] >= 0, "beta and betas must be ≥ 0")
 
 
-def load(ml100k_path=None) -> SequenceData:
+@lru_cache(maxsize=8)
+def load(ml100k_path=None, seed: int = 0) -> SequenceData:
+    """MovieLens-100k as sequences, same-timestamp interactions in the order of ``seed``."""
     log, titles = load_ml100k(ml100k_path)
-    return to_sequences(log, titles, "ml-100k")
+    return to_sequences(log, titles, "ml-100k", seed=seed)
+
+
+def data_for(p: dict, seed: int) -> SequenceData:
+    return load(p["ml100k_path"], seed if p["data_seed"] is None else p["data_seed"])
 
 
 @dataclass
@@ -84,6 +128,19 @@ class TeacherStates:
         out = final @ self.item_weight.T
         return out if self.item_bias is None else out + self.item_bias
 
+    def standardized(self) -> TeacherStates:
+        """Every layer's states divided by their root mean square over the nonzero (real)
+        positions, so that γ has one scale whatever the teacher (SASRec with √d-scaled
+        embeddings, a 384-wide MiniLM): the KD term measures direction and relative size."""
+        def scale(h):
+            if h is None:
+                return None
+            real = h.abs().sum(-1) > 0
+            rms = h[real].square().mean().sqrt().clamp_min(1e-12)
+            return h / rms
+        return TeacherStates([scale(h) for h in self.hidden], self.final, self.item_weight,
+                             self.item_bias, self.last_only)
+
     def shuffled(self, seed: int, lengths) -> TeacherStates:
         """The control: every window gets the states of another window with the same number
         of real items ``lengths`` (a seeded permutation within each length), keeping their
@@ -101,37 +158,12 @@ class TeacherStates:
         """``kd``'s loss for the batch ``idx`` of windows ``seq`` given the student's outputs."""
         mask = seq[:, :-1] > 0
         if self.last_only:
-            hidden, logits, mask = [h[:, -1:] for h in hidden], logits[:, -1:], mask[:, -1:]
+            hidden, mask = [h[:, -1:] for h in hidden], mask[:, -1:]
+            logits = None if logits is None else logits[:, -1:]
         t_hidden = [None if x is None else x[idx] for x in self.hidden]
         t_logits = self.score(self.final[idx]) if kd.logit_weight else None
         return kd(hidden, t_hidden, mask, logits, t_logits)
 
-
-def train(model: SASRec, rows: torch.Tensor, *, epochs: int, lr: float, batch_size: int,
-          seed: int, kd: LayerwiseKD | None = None, states: TeacherStates | None = None,
-          valid: tuple | None = None, curve_every: int = 0):
-    """Adam on the next-item loss over the windows ``rows`` (+ the layerwise KD terms against
-    ``states``); returns the validation ``METRIC`` curve [(epoch, value)] on ``valid`` =
-    (inputs, targets) when ``curve_every``."""
-    set_seed(seed)
-    params = list(model.parameters()) + ([] if kd is None else list(kd.parameters()))
-    opt = torch.optim.Adam(params, lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    curve = []
-    for epoch in range(1, epochs + 1):
-        model.train()
-        for idx in torch.randperm(len(rows), generator=g).split(batch_size):
-            seq = rows[idx]
-            loss, logits, hidden = next_item_loss(model, seq)
-            if kd is not None:
-                loss = loss + states.kd_terms(kd, idx, seq, hidden, logits)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        if curve_every and (epoch % curve_every == 0 or epoch == epochs):
-            curve.append((epoch, rank_metrics(model, *valid)[METRIC]))
-    model.eval()
-    return curve
 
 
 def fisher_users(data: SequenceData, n_samples: int, seed: int) -> np.ndarray:
@@ -175,8 +207,14 @@ class MiniLMTeacher:
     own head."""
 
     def __init__(self, data: SequenceData, rows: torch.Tensor, max_len: int, window: int,
-                 progress=print):
-        self.lm = LMRecommender(*load_minilm(), data.n_items)
+                 progress=print, untrained_seed: int | None = None):
+        tokenizer, encoder = load_minilm()
+        if untrained_seed is not None:  # the control: the same architecture, never trained
+            from transformers import AutoModel
+
+            torch.manual_seed(untrained_seed)
+            encoder = AutoModel.from_config(encoder.config).eval()
+        self.lm = LMRecommender(tokenizer, encoder, data.n_items)
         self.data, self.window = data, window
         self.eval = {k: data.evaluation(k, max_len) for k in ("valid", "test")}
         self.eval_texts = {k: [self.text(x) for x in v[0]] for k, v in self.eval.items()}
@@ -226,12 +264,14 @@ class MiniLMTeacher:
         return lambda: self.lm(texts), len(texts)
 
     def teacher(self, p: dict, seed: int) -> dict:
-        """Stage 1 of ``run`` for this teacher and ``seed`` (its own head)."""
+        """The teacher of ``seed`` (its own head, fitted for ``lm_epochs``)."""
         self.fit(epochs=p["lm_epochs"], lr=p["lr"], batch_size=p["batch_size"], seed=seed)
         mapped = set(layer_map(p["student_layers"], self.lm.n_layers))
-        return {"seed": seed, "curve": [], "metrics": self.metrics("test"),
+        return {"seed": seed, "curve": [], "epochs": p["lm_epochs"],
+                "test": self.metrics("test"), "valid": self.metrics("valid"),
                 "fisher": self.fisher(p["fisher_samples"], seed), "states": self.states(mapped),
                 "size": _size(self.lm, *self.score_batch())}
+
 
 
 @torch.no_grad()
@@ -254,165 +294,6 @@ def sasrec_scoring(model: SASRec, inputs: np.ndarray, batch: int = 256):
     return fn, len(x)
 
 
-def run(data: SequenceData, p: dict, progress=print) -> dict:
-    """The whole study in three stages, each spread over ``p["workers"]`` processes:
-    (1) per seed a teacher (test metrics, per-layer Fisher, layer states) and the no-KD
-        student;
-    (2) per seed a uniform-weights student per γ in ``gammas``, the best on validation giving
-        that seed's γ and its "uniform" result;
-    (3) per seed a student per other scheme at that γ and the shuffled-teacher control
-        (``CONTROL``), and on the first seed the β sweep.
-    Every job seeds itself, so the tables do not depend on ``workers``. Returns a dict of
-    tables: results, fishers, curves, gammas, betas, sizes, popularity."""
-    say = progress or (lambda msg: None)
-    seeds, L_S = p["seeds"], p["student_layers"]
-
-    def job(seed, name, states=None, weights=None, gamma=0.0, measure=False, **extra):
-        return (student, (data, p, seed, states, weights, gamma, {"model": name, **extra},
-                          measure))
-
-    alone = [job(seed, "student (no KD)", measure=seed == seeds[0]) for seed in seeds]
-    with _pool(p) as pool:
-        if p["teacher"] == "minilm":
-            lm = MiniLMTeacher(data, torch.as_tensor(data.windows(p["max_len"])), p["max_len"],
-                               p["lm_window"], progress)
-            teachers = [lm.teacher(p, seed) for seed in seeds]
-            done = _map(pool, alone)
-        else:
-            *teachers, done = _map(pool, [(sasrec_teacher, (data, p, seed)) for seed in seeds]
-                                   + alone, split=len(seeds))
-        say("teachers: " + ", ".join(f"seed {t['seed']} {t['metrics'][METRIC]:.4f}"
-                                     for t in teachers))
-        F_S = {t["seed"]: t["fisher"][layer_map(L_S, len(t["fisher"]))] for t in teachers}
-        first = teachers[0]
-        stage2 = [job(t["seed"], "uniform", t["states"], layer_weights("uniform", L_S), g)
-                  for t in teachers for g in p["gammas"]]
-        trials = _map(pool, stage2)
-        gamma = {}
-        for r in trials:
-            best = gamma.get(r["seed"])
-            if best is None or r["valid"][METRIC] > best["valid"][METRIC]:
-                gamma[r["seed"]] = r
-        say("gamma per seed: " + ", ".join(f"{k}: {v['gamma']}" for k, v in gamma.items()))
-        stage3 = [job(t["seed"], scheme, t["states"],
-                      layer_weights(scheme, L_S, fisher=F_S[t["seed"]], beta=p["beta"]),
-                      gamma[t["seed"]]["gamma"])
-                  for t in teachers for scheme in p["schemes"] if scheme != "uniform"]
-        lengths = (torch.as_tensor(data.windows(p["max_len"])) > 0).sum(1)
-        stage3 += [job(t["seed"], CONTROL, t["states"].shuffled(t["seed"], lengths),
-                       layer_weights("uniform", L_S), gamma[t["seed"]]["gamma"])
-                   for t in teachers]
-        stage3 += [job(first["seed"], "beta", first["states"],
-                       layer_weights("fisher_semantic", L_S, fisher=F_S[first["seed"]], beta=b),
-                       gamma[first["seed"]]["gamma"], beta=b) for b in p["betas"]]
-        done += list(gamma.values()) + _map(pool, stage3)
-    results = [{"seed": t["seed"], "model": "teacher", **t["metrics"]} for t in teachers]
-    curves = [{"seed": t["seed"], "model": "teacher", "epoch": e, METRIC: v}
-              for t in teachers for e, v in t["curve"]]
-    for r in done:
-        if r["model"] == "beta":
-            continue
-        results.append({"seed": r["seed"], "model": r["model"], **r["test"]})
-        curves.extend({"seed": r["seed"], "model": r["model"], "epoch": e, METRIC: v}
-                      for e, v in r["curve"])
-    order = ["teacher", "student (no KD)"] + list(p["schemes"]) + [CONTROL]
-    results = pd.DataFrame(results)
-    results = results.sort_values(["seed", "model"], key=lambda c: c.map(order.index)
-                                  if c.name == "model" else c, kind="stable")
-    _, test_t, test_seen = data.evaluation("test", p["max_len"])
-    student_size = done[0]["size"]
-    return {
-        "results": results.reset_index(drop=True),
-        "fishers": pd.DataFrame([{"seed": t["seed"], **{f"layer {i + 1}": v for i, v in
-                                                       enumerate(t["fisher"])}}
-                                 for t in teachers]),
-        "curves": pd.DataFrame(curves),
-        "gammas": pd.DataFrame([{"seed": r["seed"], "gamma": r["gamma"],
-                                 f"validation {METRIC}": r["valid"][METRIC]}
-                                for r in trials]),
-        "betas": pd.DataFrame([{"beta": r["beta"], "weights": r["weights"], **r["valid"]}
-                               for r in done if r["model"] == "beta"]),
-        "sizes": pd.DataFrame([{"model": "teacher", **first["size"]},
-                               {"model": "student", **student_size}]),
-        "popularity": pd.DataFrame([{"model": "popularity",
-                                     **popularity(data, test_seen, test_t)}]),
-    }
-
-
-@contextmanager
-def _pool(p: dict):
-    """A process pool for ``p["workers"]`` > 1 (spawned: fresh interpreters), else None."""
-    if p["workers"] <= 1:
-        yield None
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(p["workers"], mp_context=ctx) as pool:
-        yield pool
-
-
-def _map(pool, jobs: list, split: int | None = None) -> list:
-    """Results of ``fn(*args)`` for each (fn, args) in ``jobs``, in order; with ``split``, the
-    first ``split`` results and then the list of the others."""
-    if pool is None:
-        out = [fn(*args) for fn, args in jobs]
-    else:
-        out = [f.result() for f in [pool.submit(fn, *args) for fn, args in jobs]]
-    return out if split is None else out[:split] + [out[split:]]
-
-
-def _size(model, fn, n) -> dict:
-    return {"parameters": sum(x.numel() for x in model.parameters()),
-            "ms per user": latency_ms(fn, n)}
-
-
-def _job_setup(data: SequenceData, p: dict, seed: int, dim: int, layers: int):
-    """What every job starts with: its threads, the training windows, the validation and
-    test (inputs, targets, seen) of ``SequenceData.evaluation``, and a SASRec of ``dim`` ×
-    ``layers`` initialised from ``seed``."""
-    torch.set_num_threads(p["threads"])
-    rows = torch.as_tensor(data.windows(p["max_len"]))
-    torch.manual_seed(seed)
-    model = SASRec(data.n_items, dim, layers, p["heads"], p["max_len"], p["dropout"])
-    return (rows, data.evaluation("valid", p["max_len"]), data.evaluation("test", p["max_len"]),
-            model)
-
-
-def sasrec_teacher(data: SequenceData, p: dict, seed: int) -> dict:
-    """Stage 1 for a SASRec teacher: train it; its test metrics, validation curve,
-    per-block Fisher, layer states on the windows and size and latency."""
-    rows, valid, test, teacher = _job_setup(data, p, seed, p["teacher_dim"],
-                                            p["teacher_layers"])
-    curve = train(teacher, rows, seed=seed, valid=valid, curve_every=p["curve_every"],
-                  epochs=p["epochs"], lr=p["lr"], batch_size=p["batch_size"])
-    mapped = set(layer_map(p["student_layers"], p["teacher_layers"]))
-    return {"seed": seed, "curve": curve, "metrics": rank_metrics(teacher, *test),
-            "fisher": sasrec_fisher(teacher, data, p["fisher_samples"], seed, p["max_len"]),
-            "states": sasrec_states(teacher, rows[:, :-1], mapped),
-            "size": _size(teacher, *sasrec_scoring(teacher, test[0]))}
-
-
-def student(data: SequenceData, p: dict, seed: int, states: TeacherStates | None, weights,
-            gamma: float, tags: dict, measure: bool = False) -> dict:
-    """Stages 2-3: one student, alone (``states`` None) or distilled from ``states`` with
-    layer ``weights`` and weight ``gamma``; its test and validation metrics and curve."""
-    rows, valid, test, model = _job_setup(data, p, seed, p["student_dim"],
-                                          p["student_layers"])
-    kd = None
-    if states is not None:
-        mapped = next(h for h in states.hidden if h is not None)
-        kd = LayerwiseKD(p["student_dim"], mapped.shape[-1], weights, len(states.hidden),
-                         gamma=gamma, logit_weight=p["logit_weight"])
-    curve = train(model, rows, seed=seed, kd=kd, states=states, valid=valid,
-                  curve_every=p["curve_every"], epochs=p["epochs"], lr=p["lr"],
-                  batch_size=p["batch_size"])
-    out = {"seed": seed, **tags, "gamma": gamma, "curve": curve,
-           "weights": None if weights is None else np.round(weights, 3).tolist(),
-           "test": rank_metrics(model, *test),
-           "valid": rank_metrics(model, *valid)}
-    if measure:
-        out["size"] = _size(model, *sasrec_scoring(model, test[0]))
-    return out
-
 
 def popularity(data: SequenceData, seen: np.ndarray, targets: np.ndarray) -> dict:
     """The most-popular-item baseline (training counts) under the same protocol, the items
@@ -423,66 +304,297 @@ def popularity(data: SequenceData, seen: np.ndarray, targets: np.ndarray) -> dic
     return ranking_metrics(scores, seen, targets)
 
 
-def _paired(res, a, b, text, seed_value="", note=""):
+
+
+def train(model: SASRec, rows: torch.Tensor, valid: tuple, *, max_epochs: int, eval_every: int,
+          patience: int, lr: float, batch_size: int, seed: int, kd: LayerwiseKD | None = None,
+          states: TeacherStates | None = None, name: str = "SASRec", min_epochs: int = 0):
+    """Adam on the next-item loss over the windows ``rows`` (+ the layerwise KD terms against
+    ``states``) to early stopping on validation ``METRIC`` (``valid`` = inputs, targets, seen);
+    the best epoch is restored. Returns (validation curve [(epoch, value)], best epoch)."""
+    set_seed(seed)
+    device = next(model.parameters()).device
+    params = list(model.parameters()) + ([] if kd is None else list(kd.parameters()))
+    # the paper's loss: binary cross-entropy with one sampled negative per position
+    opt = torch.optim.Adam(params, lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    stop, curve = EarlyStopping(patience, min_epochs=min_epochs), []
+    for epoch in range(1, max_epochs + 1):
+        model.train()
+        total = torch.zeros(())
+        for idx in torch.randperm(len(rows), generator=g).split(batch_size):
+            seq = rows[idx].to(device)
+            loss, logits, hidden = next_item_loss(
+                model, seq, loss="bce", generator=g,
+                full_logits=kd is not None and bool(kd.logit_weight))
+            if kd is not None:
+                loss = loss + states.kd_terms(kd, idx, seq, hidden, logits)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.detach().cpu()
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"{name} diverged at epoch {epoch}: loss = {float(total)}")
+        if epoch % eval_every == 0 or epoch == max_epochs:
+            v = rank_metrics(model, *valid, name=name)[METRIC]
+            curve.append((epoch, v))
+            if stop.step(epoch, v, (model,) if kd is None else (model, kd)):
+                break
+    stop.restore((model,) if kd is None else (model, kd))
+    model.eval()
+    return curve, stop.best_epoch
+
+
+def _setup(p: dict, seed: int, dim: int, layers: int, dropout: float):
+    """What every job starts with: the seed's data, training windows, validation and test
+    (inputs, targets, seen), and a SASRec of ``dim`` × ``layers`` initialised from ``seed``."""
+    data = data_for(p, seed)
+    rows = torch.as_tensor(data.windows(p["max_len"]))
+    torch.manual_seed(seed)
+    model = SASRec(data.n_items, dim, layers, p["heads"], p["max_len"], dropout)
+    return (data, rows, data.evaluation("valid", p["max_len"]),
+            data.evaluation("test", p["max_len"]), model.to(resolve(p["device"])))
+
+
+def teacher_job(p: dict, seed: int) -> dict:
+    """A SASRec teacher on one seed: trained to early stopping; its test and validation
+    metrics, curve, per-block Fisher, size and latency, and the model."""
+    data, rows, valid, test, teacher = _setup(p, seed, p["teacher_dim"], p["teacher_layers"],
+                                              p["dropout"])
+    curve, best = train(teacher, rows, valid, max_epochs=p["max_epochs"],
+                        eval_every=p["eval_every"], patience=p["patience"], lr=p["lr"],
+                        batch_size=p["batch_size"], seed=seed, name=f"SASRec teacher, seed {seed}",
+                        min_epochs=p["min_epochs"])
+    teacher = teacher.cpu()
+    return {"seed": seed, "curve": curve, "epochs": best, "test": rank_metrics(teacher, *test),
+            "valid": rank_metrics(teacher, *valid),
+            "fisher": sasrec_fisher(teacher, data, p["fisher_samples"], seed, p["max_len"]),
+            "size": _size(teacher, *sasrec_scoring(teacher, test[0])), "model": teacher}
+
+
+def control_teacher(p: dict, seed: int) -> SASRec:
+    """The untrained control: a teacher of the same architecture, initialised but never
+    trained (it knows nothing of the histories)."""
+    data = data_for(p, seed)
+    torch.manual_seed(seed + 104729)
+    return SASRec(data.n_items, p["teacher_dim"], p["teacher_layers"], p["heads"],
+                  p["max_len"], p["dropout"]).eval()
+
+
+def states_for(p: dict, seed: int, teacher, arm: str) -> TeacherStates:
+    """The KD targets of ``arm``: the real teacher's, or the control's."""
+    data = data_for(p, seed)
+    rows = torch.as_tensor(data.windows(p["max_len"]))
+    mapped = set(layer_map(p["student_layers"], p["teacher_layers"]))
+    if isinstance(teacher, TeacherStates):  # a MiniLM teacher's precomputed states
+        states = teacher
+    else:
+        src = control_teacher(p, seed) if arm == control_name("untrained") else teacher
+        states = sasrec_states(src, rows[:, :-1], mapped)
+    if arm == control_name("shuffled"):
+        states = states.shuffled(seed, (rows[:, :-1] > 0).sum(1))
+    return states.standardized()
+
+
+def arm_job(p: dict, seed: int, arm: str, teacher=None, fisher=None, gammas=None,
+            dropouts=None, betas=()) -> dict:
+    """One arm on one seed: its grid (γ for a KD arm, dropout for the student alone; the
+    params' grid unless ``gammas``/``dropouts`` give the chosen value) trained to early
+    stopping, the best on validation scored on test once. ``betas`` adds a β sweep of
+    fisher_semantic at the chosen γ (validation only)."""
+    L_S = p["student_layers"]
+    kd_arm = arm != ALONE
+    grid = {"gamma": gammas or p["gammas"]} if kd_arm else \
+        {"dropout": dropouts or p["student_dropouts"]}
+    states = states_for(p, seed, teacher, arm) if kd_arm else None
+    scheme = "uniform" if arm.startswith("uniform,") else arm
+
+    def fit(config, beta=p["beta"]):
+        dropout = config.get("dropout", p["dropout"])
+        data, rows, valid, _, model = _setup(p, seed, p["student_dim"], L_S, dropout)
+        kd = None
+        if kd_arm:
+            w = layer_weights(scheme, L_S, fisher=fisher, beta=beta)
+            mapped = next(h for h in states.hidden if h is not None)
+            kd = LayerwiseKD(p["student_dim"], mapped.shape[-1], w, len(states.hidden),
+                             gamma=config["gamma"], logit_weight=p["logit_weight"])
+            kd = kd.to(next(model.parameters()).device)
+        curve, best = train(model, rows, valid, max_epochs=p["max_epochs"],
+                            eval_every=p["eval_every"], patience=p["patience"], lr=p["lr"],
+                            batch_size=p["batch_size"], seed=seed, kd=kd, states=states,
+                            name=f"{arm} student, seed {seed}", min_epochs=p["min_epochs"])
+        model = model.cpu()
+        return model, max(v for _, v in curve), {"epochs": best, "curve": curve}
+
+    def score_test(model):
+        _, _, _, test, _ = _setup(p, seed, p["student_dim"], L_S, p["dropout"])
+        return rank_metrics(model, *test, name=f"{arm} student")
+
+    t = tune(arm, seed, grid, fit, score_test, keep_model=True)
+    chosen = next(tr for tr in t.trials if tr["config"] == t.chosen)
+    data, _, valid, test, _ = _setup(p, seed, p["student_dim"], L_S, p["dropout"])
+    out = {"seed": seed, "model": arm, **t.chosen, "epochs": chosen["epochs"],
+           "curve": chosen["curve"], "test": t.test, "valid": rank_metrics(t.model, *valid),
+           "trials": [{"seed": seed, "model": arm, **tr["config"],
+                       f"validation {METRIC}": tr["valid"], "epochs": tr.get("epochs"),
+                       "chosen": tr["config"] == t.chosen} for tr in t.trials],
+           "weights": None if not kd_arm else np.round(
+               layer_weights(scheme, L_S, fisher=fisher, beta=p["beta"]), 3).tolist()}
+    if not kd_arm and seed == p["seeds"][0]:
+        out["size"] = _size(t.model, *sasrec_scoring(t.model, test[0]))
+    out["betas"] = [{"beta": b, f"validation {METRIC}": fit(t.chosen, beta=b)[1]}
+                    for b in betas]
+    return out
+
+
+def run(p: dict, runner, progress=print) -> dict:
+    """Teachers, then every arm: on the first seed each arm tries its whole grid (γ, or the
+    student alone's dropout) on validation; the chosen value is then used on every other seed
+    (module docstring). Returns a dict of tables: results, trials, fishers, curves, betas,
+    weights, sizes, popularity."""
+    say = progress or (lambda msg: None)
+    seeds, L_S = p["seeds"], p["student_layers"]
+    control = control_name(p["control"])
+    arms = [ALONE, *p["schemes"], control]
+    check_parity({a: {"gamma": p["gammas"]} if a != ALONE else {"dropout": p["student_dropouts"]}
+                  for a in arms})
+    if p["teacher"] == "minilm":
+        teachers = minilm_teachers(p, seeds, progress)
+    else:
+        teachers = runner.run([Job(teacher_job, (p, s), name=f"teacher seed {s}")
+                               for s in seeds], "teachers")
+    say("teachers, test " + METRIC + ": " + ", ".join(f"seed {t['seed']} {t['test'][METRIC]:.4f}"
+                                                      for t in teachers))
+
+    def job(t, arm, grid=None, betas=()):
+        src = t.get("states") or t.get("model")
+        if arm == control and "control_states" in t:
+            src = t["control_states"]
+        f_s = t["fisher"][layer_map(L_S, len(t["fisher"]))]
+        kw = {"teacher": src, "fisher": f_s, "betas": betas}
+        if grid is not None:
+            kw["gammas" if arm != ALONE else "dropouts"] = grid
+        return Job(arm_job, (p, t["seed"], arm), kw, name=f"{arm} seed {t['seed']}")
+
+    first = teachers[0]
+    tuned = runner.run([job(first, arm, betas=p["betas"] if arm == "fisher_semantic" else ())
+                        for arm in arms], f"every arm's grid on seed {seeds[0]}")
+    chosen = {r["model"]: [r["gamma"]] if r["model"] != ALONE else [r["dropout"]]
+              for r in tuned}
+    say("chosen on validation: " + ", ".join(f"{k} {v[0]}" for k, v in chosen.items()))
+    done = tuned + runner.run([job(t, arm, chosen[arm]) for t in teachers[1:] for arm in arms],
+                              "every arm on the other seeds")
+    results = [{"seed": t["seed"], "model": "teacher", "epochs": t["epochs"],
+                "valid " + METRIC: t["valid"][METRIC], **t["test"]} for t in teachers]
+    results += [{"seed": r["seed"], "model": r["model"], "gamma": r.get("gamma"),
+                 "dropout": r.get("dropout"), "epochs": r["epochs"],
+                 "valid " + METRIC: r["valid"][METRIC], **r["test"]} for r in done]
+    curves = [{"seed": t["seed"], "model": "teacher", "epoch": e, METRIC: v}
+              for t in teachers for e, v in t["curve"]]
+    curves += [{"seed": r["seed"], "model": r["model"], "epoch": e, METRIC: v}
+               for r in done for e, v in r["curve"]]
+    _, test_t, test_seen = data_for(p, seeds[0]).evaluation("test", p["max_len"])
+    student_size = next(r["size"] for r in done if "size" in r)
+    return {
+        "results": pd.DataFrame(results),
+        "trials": pd.DataFrame([tr for r in tuned for tr in r["trials"]]),
+        "fishers": pd.DataFrame([{"seed": t["seed"], **{f"layer {i + 1}": v for i, v in
+                                                       enumerate(t["fisher"])}}
+                                 for t in teachers]),
+        "curves": pd.DataFrame(curves),
+        "betas": pd.DataFrame([{"seed": r["seed"], **b} for r in done for b in r["betas"]]),
+        "weights": pd.DataFrame([{"seed": r["seed"], "scheme": r["model"],
+                                  **{f"student layer {i + 1}": w
+                                     for i, w in enumerate(r["weights"])}}
+                                 for r in done if r["weights"] is not None]),
+        "sizes": pd.DataFrame([{"model": "teacher", **teachers[0]["size"]},
+                               {"model": "student", **student_size}]),
+        "popularity": pd.DataFrame([{"model": "popularity",
+                                     **popularity(data_for(p, seeds[0]), test_seen, test_t)}]),
+    }
+
+
+def _size(model, fn, n) -> dict:
+    return {"parameters": sum(x.numel() for x in model.parameters()),
+            "ms per user": latency_ms(fn, n)}
+
+
+def minilm_teachers(p: dict, seeds, progress=print) -> list[dict]:
+    """The MiniLM teacher on each seed (one encoding of the fixed split, a head per seed),
+    with the control's states when the control is an untrained encoder."""
+    data = data_for(p, seeds[0])
+    rows = torch.as_tensor(data.windows(p["max_len"]))
+    lm = MiniLMTeacher(data, rows, p["max_len"], p["lm_window"], progress)
+    untrained = None
+    if p["control"] == "untrained":
+        untrained = MiniLMTeacher(data, rows, p["max_len"], p["lm_window"], progress,
+                                  untrained_seed=104729)
+    out = []
+    for seed in seeds:
+        t = lm.teacher(p, seed)
+        if untrained is not None:
+            t["control_states"] = untrained.states(set(layer_map(p["student_layers"], 6)))
+        out.append(t)
+    return out
+
+
+def _paired(res, a, b, text, source_value="", note="", gates=()):
     piv = res.pivot_table(index="seed", columns="model", values=METRIC)
     if a not in piv or b not in piv:
         return None
-    return paired_claim(piv[a], piv[b], ">", text, seed_value, note, relative=True)
+    return paired_claim(piv[a], piv[b], ">", text, source_value, note, relative=True,
+                        gates=gates)
 
 
-def _control_claim(res: pd.DataFrame) -> Claim | None:
-    """Real teacher vs the shuffled control. The control isolates the teacher's information
-    only if it does not itself hurt the student: when it is significantly below the student
-    alone, a "supported" becomes "inconclusive"."""
-    c = _paired(res, "uniform", CONTROL,
-                "The gain comes from the teacher's states, not from the extra loss term",
-                note="control: the same KD against the states of other windows of the same "
-                     "length (shuffled)")
-    piv = res.pivot_table(index="seed", columns="model", values=METRIC)
-    if c is None or len(piv) < 2 or "student (no KD)" not in piv:
-        return c
-    d = paired_test(piv[CONTROL], piv["student (no KD)"])
-    note = f"{c.note}; control − no KD = {d.mean_diff:+.4f} (p = {d.p_value:.3g})"
-    if c.verdict == "supported" and d.mean_diff < 0 and d.p_value < 0.05:
-        return replace(c, verdict="inconclusive",
-                       note=note + ": the control itself hurts, so it does not isolate what "
-                                   "the teacher knows")
-    return replace(c, note=note)
+def gates_for(res: pd.DataFrame, control: str) -> tuple:
+    """The preconditions, on validation: the teacher beats the student alone; the real
+    teacher's uniform KD beats the same KD from the control teacher."""
+    v = res.pivot_table(index="seed", columns="model", values="valid " + METRIC)
+    teach = teacher_gate(v["teacher"], v[ALONE], metric=METRIC) if "teacher" in v else None
+    ctrl = teacher_gate(v["uniform"], v[control], metric=METRIC,
+                        what="the real teacher's KD (uniform)",
+                        than=f"the same KD from the {control.split(', ')[1]}") \
+        if control in v and "uniform" in v else None
+    return teach, ctrl
 
 
 def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
-           teacher: str = "sasrec") -> list[Claim]:
+           teacher: str = "sasrec", control: str = "untrained") -> list[Claim]:
+    name = control_name(control)
+    teach, ctrl = gates_for(res, name)
+    both = [g for g in (teach, ctrl) if g is not None]
     out = [
         _paired(res, "fisher", "uniform",
                 "Fisher-weighted layerwise KD beats uniform weights (NDCG@5 +8 %)",
-                "0.779 vs 0.721 (hard-coded in the seed's code)"),
+                "0.779 vs 0.721 (hard-coded in the source's code)", gates=both),
+        _paired(res, "fisher", "linear", "Fisher weights beat linear-in-depth weights",
+                gates=both),
+        _paired(res, "fisher", "exponential", "Fisher weights beat exponential-in-depth weights",
+                gates=both),
         _paired(res, "seed_heuristic", "uniform",
-                "The seed's default 'Fisher' weights (a depth formula) beat uniform",
-                "0.779 vs 0.721"),
+                "The source's default 'Fisher' weights (a depth formula) beat uniform",
+                "0.779 vs 0.721", gates=both),
         _paired(res, "fisher_semantic", "fisher",
-                "The semantic boost (1 + β·depth) adds to Fisher weights"),
-        _paired(res, "uniform", "student (no KD)",
-                "Layerwise KD (uniform weights) improves the student"),
-        _control_claim(res),
+                "The semantic boost (1 + β·depth) adds to Fisher weights", gates=both),
+        _paired(res, "uniform", ALONE, "Layerwise KD (uniform weights) improves the student",
+                gates=[teach] if teach else ()),
+        _control_claim(res, name, teach),
     ]
     layers = [c for c in fishers.columns if c.startswith("layer")]
-    F = fishers[layers].to_numpy()
+    Fm = fishers[layers].to_numpy()
     half = len(layers) // 2
-    ratio = np.log(F[:, half:].sum(1) / F[:, :half].sum(1))
+    ratio = np.log(Fm[:, half:].sum(1) / Fm[:, :half].sum(1))
     upper = f"Upper layers matter more ({teacher} teacher Fisher, upper half vs lower half)"
-    if len(ratio) == 1:
-        out.append(Claim(upper,
-                         "upper layers weighted up to 50x", float(np.exp(ratio[0])), None, None,
-                         "inconclusive", "one seed: ratio of summed Fisher shown, no test"))
+    caveat = ("the encoder is frozen and its head reads the last layer only"
+              if teacher == "minilm" else "")
+    c = paired_claim(ratio, np.zeros_like(ratio), ">", upper, "upper layers weighted up to 50x",
+                     f"ratio of summed Fisher (geometric mean over seeds); {caveat}".rstrip("; "))
+    if c.ci_low is not None:
+        c.measured, c.ci_low, c.ci_high = (float(np.exp(c.measured)), float(np.exp(c.ci_low)),
+                                           float(np.exp(c.ci_high)))
     else:
-        c = paired_test(ratio, np.zeros_like(ratio))
-        caveat = ("; the encoder is frozen and its head reads the last layer only"
-                  if teacher == "minilm" else "")
-        out.append(Claim(upper, "upper layers weighted up to 50x", float(np.exp(c.mean_diff)),
-                         float(np.exp(c.ci_low)), float(np.exp(c.ci_high)),
-                         direction_verdict(c.mean_diff, c.p_value, ">"),
-                         f"ratio of summed Fisher, geometric mean over {c.n} seeds, "
-                         f"p = {c.p_value:.3g}{caveat}"))
+        c.measured = float(np.exp(c.measured))
+    out.append(c)
     t, s = sizes.set_index("model").loc["teacher"], sizes.set_index("model").loc["student"]
     out.append(Claim("3.2x faster inference", "3.2 (hard-coded when the method name contains "
                      "'fisher')", float(t["ms per user"] / s["ms per user"]), None, None,
@@ -494,14 +606,44 @@ def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
     return [c for c in out if c is not None]
 
 
+def _control_claim(res: pd.DataFrame, name: str, teach) -> Claim | None:
+    """Real teacher vs the control. The control isolates the teacher's information only if it
+    does not itself hurt the student: when it is significantly below the student alone on
+    validation, the claim is not judged."""
+    piv = res.pivot_table(index="seed", columns="model", values="valid " + METRIC)
+    gates = [teach] if teach is not None else []
+    if name in piv and ALONE in piv and len(piv) >= 2:
+        d = paired_test(piv[name], piv[ALONE])
+        hurts = d.mean_diff < 0 and d.p_value < 0.05
+        delta = f"validation {d.mean_diff:+.4f}, p = {d.p_value:.3g}"
+        gates.append(Gate(not hurts, f"the control itself hurts the student ({delta}), so it "
+                          "does not isolate what the teacher knows" if hurts else
+                          f"the control does not hurt the student alone ({delta})",
+                          "inconclusive"))
+    return _paired(res, "uniform", name,
+                   "The gain comes from the teacher's knowledge, not from the extra loss term",
+                   note=f"control: {name}", gates=gates)
+
+
 def metrics_tree(res: pd.DataFrame, fishers: pd.DataFrame, betas: pd.DataFrame,
-                 gammas: pd.DataFrame, popular: pd.DataFrame, *, seeds, teacher: str) -> dict:
+                 popular: pd.DataFrame, *, seeds, teacher: str) -> dict:
     means = res.groupby("model", sort=False)[["NDCG@5", "NDCG@10", "Recall@10", "MRR"]].mean()
-    chosen = gammas.loc[gammas.groupby("seed")[f"validation {METRIC}"].idxmax()]
+    chosen = res[res["gamma"].notna()].groupby("model")["gamma"].apply(list).to_dict() \
+        if "gamma" in res else {}
     return {"headline": {f"{m} NDCG@5": float(v) for m, v in means["NDCG@5"].items()},
             "teacher": teacher, "seeds": len(seeds), "results": means.to_dict(orient="index"),
             "popularity": popular.drop(columns="model").iloc[0].to_dict(),
-            "gamma_chosen": {str(k): float(v) for k, v in zip(chosen["seed"], chosen["gamma"])},
+            "gamma_chosen": {m: [float(g) for g in v] for m, v in chosen.items()},
             "teacher_fisher": fishers.drop(columns="seed").mean().to_dict(),
             "beta_sweep": {str(b): float(v) for b, v in zip(betas.get("beta", []),
-                                                            betas.get(METRIC, []))}}
+                                                            betas.get(f"validation {METRIC}",
+                                                                      []))}}
+
+
+def headline(res: pd.DataFrame, teacher: str) -> str:
+    m = res.groupby("model", sort=False)[METRIC].mean()
+    parts = [f"{k} {m[k]:.4f}" for k in ("teacher", ALONE, "uniform", "fisher") if k in m]
+    ctrl = [k for k in m.index if k.startswith("uniform, ")]
+    if ctrl:
+        parts.append(f"{ctrl[0]} {m[ctrl[0]]:.4f}")
+    return f"test {METRIC}, {teacher} teacher: " + "; ".join(parts) + "."

@@ -1,0 +1,238 @@
+"""Jobs: a study's work as plain function calls, run in-process or on Dask, and cached.
+
+A study expresses its work as :class:`Job` s — one arm × configuration × seed each, a plain
+function call that seeds itself — and gets the results back **in the order of the jobs**, so
+its tables do not depend on how or where the jobs ran. :class:`Runner` runs them:
+
+* in-process (the default; what the tests and ``--smoke`` use);
+* on **Dask distributed**: a ``LocalCluster`` of ``workers`` single-threaded processes on the
+  loopback interface, or an existing cluster at ``scheduler`` (``tcp://HOST:PORT``; also read
+  from the ``KDKIT_SCHEDULER`` environment variable). Dask reschedules the job of a worker that
+  dies; a job that keeps killing its workers is reported, never lost.
+
+A job that raises does not stop the others: when all are done, :class:`JobsFailed` names
+every failed job with its arguments and the last line of its traceback.
+
+**Cache** (``cache=True``): each job's result is stored with ``joblib.Memory`` under
+``<cache root>/<code version>/``, keyed by a hash of the function (its code) and its
+arguments; the code version is a hash of every source file of the ``kdkit`` package, so
+changed code never reuses a stale result, and an interrupted or extended run (more seeds, one
+more arm) recomputes only the new jobs. The root is ``$KDKIT_CACHE`` or ``.cache/kdkit`` in the
+project; ``kdkit cache`` shows its size and ``kdkit cache --clear`` empties it. On a remote
+cluster the cache lives on each worker's disk unless the root is a shared folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import traceback
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+SCHEDULER_ENV = "KDKIT_SCHEDULER"
+CACHE_ENV = "KDKIT_CACHE"
+
+
+@dataclass(frozen=True)
+class Job:
+    """``fn(*args, **kwargs)``; ``name`` labels it in messages and progress bars."""
+
+    fn: Callable
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    name: str = ""
+
+    def label(self) -> str:
+        return self.name or getattr(self.fn, "__name__", "job")
+
+
+class JobsFailed(RuntimeError):
+    """Some jobs raised; ``failures`` holds (job, exception name, last traceback line)."""
+
+    def __init__(self, failures: list):
+        self.failures = failures
+        lines = [f"{len(failures)} job(s) failed:"]
+        for job, ename, last in failures:
+            lines.append(f"  {job.label()} {_describe(job)}: {ename}: {last}")
+        super().__init__("\n".join(lines))
+
+
+def _describe(job: Job) -> str:
+    parts = [_short(a) for a in job.args] + [f"{k}={_short(v)}" for k, v in job.kwargs.items()]
+    return "(" + ", ".join(parts) + ")"
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"<{type(value).__name__}>"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of every ``.py`` file of the installed ``kdkit`` package (12 hex digits)."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def cache_root() -> Path:
+    """Where cached job results live: ``$KDKIT_CACHE`` or ``<project>/.cache/kdkit``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    from .project import find_project
+
+    project = find_project(required=False)
+    return (project or Path.cwd()) / ".cache" / "kdkit"
+
+
+def cache_size(root: Path | None = None) -> int:
+    """Bytes used by the cache."""
+    root = root or cache_root()
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
+
+
+def _execute(fn, args, kwargs, location, threads):
+    """Run one job where it lands (this process or a Dask worker): thread limits (torch and
+    the BLAS libraries), then the cache."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        if location is None:
+            return fn(*args, **kwargs)
+        from joblib import Memory
+
+        return Memory(location, verbose=0).cache(fn)(*args, **kwargs)
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = traceback.format_exception_only(type(exc), exc)
+    return lines[-1].strip().split(": ", 1)[-1] if lines else str(exc)
+
+
+class Runner:
+    """Runs lists of jobs; ``workers`` > 1 or a ``scheduler`` address means Dask.
+
+    Use as a context manager (or call ``close()``) so that a local cluster is shut down.
+    """
+
+    def __init__(self, workers: int = 1, scheduler: str | None = None, *, cache: bool = False,
+                 threads: int = 1, progress: bool = True):
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.workers, self.threads, self.progress = workers, threads, progress
+        self.scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+        self.location = str(cache_root() / code_version()) if cache else None
+        self._client = self._cluster = None
+
+    @property
+    def kind(self) -> str:
+        if self.scheduler:
+            return f"Dask cluster at {self.scheduler}"
+        if self.workers > 1:
+            return f"Dask LocalCluster, {self.workers} workers × 1 thread (127.0.0.1)"
+        return "in-process"
+
+    def _dask(self):
+        if self._client is None:
+            import logging
+
+            import dask
+            from distributed import Client, LocalCluster
+
+            n = str(self.threads)
+            dask.config.set({"distributed.scheduler.allowed-failures": 2,
+                             "distributed.worker.daemon": False,
+                             "distributed.nanny.pre-spawn-environ": {
+                                 "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n,
+                                 "OPENBLAS_NUM_THREADS": n}})
+            if self.scheduler:
+                self._client = Client(self.scheduler, set_as_default=False)
+            else:
+                self._cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                self._client = Client(self._cluster, set_as_default=False)
+        return self._client
+
+    def run(self, jobs: Sequence[Job], desc: str = "jobs") -> list:
+        """Results of ``jobs`` in their order; raises :class:`JobsFailed` after all ran if
+        any raised."""
+        jobs = list(jobs)
+        if not jobs:
+            return []
+        if self.scheduler or self.workers > 1:
+            results, failures = self._run_dask(jobs, desc)
+        else:
+            results, failures = self._run_local(jobs, desc)
+        if failures:
+            raise JobsFailed(failures)
+        return results
+
+    def map(self, fn: Callable, items: Sequence, desc: str = "jobs", **kwargs) -> list:
+        """``run([Job(fn, (item,), kwargs) for item in items])``."""
+        return self.run([Job(fn, (item,), kwargs) for item in items], desc)
+
+    def _bar(self, total: int, desc: str):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, disable=not self.progress, leave=False)
+
+    def _run_local(self, jobs, desc):
+        results, failures = [None] * len(jobs), []
+        with self._bar(len(jobs), desc) as bar:
+            for i, job in enumerate(jobs):
+                try:
+                    results[i] = _execute(job.fn, job.args, job.kwargs, self.location,
+                                          self.threads)
+                except Exception as e:  # reported after the others ran
+                    traceback.print_exc()
+                    failures.append((job, type(e).__name__, _last_line(e)))
+                bar.update()
+        return results, failures
+
+    def _run_dask(self, jobs, desc):
+        from distributed import as_completed
+
+        client = self._dask()
+        futures = [client.submit(_execute, job.fn, job.args, job.kwargs, self.location,
+                                 self.threads, pure=False, key=f"kdkit-{i}-{os.urandom(4).hex()}")
+                   for i, job in enumerate(jobs)]
+        index = {f.key: i for i, f in enumerate(futures)}
+        results, failures = [None] * len(jobs), []
+        with self._bar(len(jobs), desc) as bar:
+            for future in as_completed(futures, loop=client.loop):
+                i = index[future.key]
+                if future.status == "finished":
+                    results[i] = future.result()
+                else:
+                    exc = future.exception()
+                    failures.append((i, jobs[i], type(exc).__name__, _last_line(exc)))
+                bar.update()
+        return results, [f[1:] for f in sorted(failures, key=lambda f: f[0])]
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def in_process() -> Runner:
+    """The default runner: in-process, no cache, no progress bar."""
+    return Runner(progress=False)

@@ -1,0 +1,38 @@
+"""What every study notebook does first: ``report, p, jobs = setup("STUDY", globals())``.
+
+It sets torch's thread count, opens the :class:`~kdkit.report.Report` (a scratch folder for a
+notebook opened by hand, which it names), collects the notebook's parameters into ``p``,
+checks them with the study's own rules (one clear message for a bad value, as ``kdkit run``
+gives), and starts the job runner (``kdkit.jobs``: in-process, or Dask with ``workers`` > 1 or a
+``scheduler``). ``teardown(jobs)`` at the end shuts a local cluster down.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .jobs import Runner
+from .params import notebook_values
+from .project import find_project
+from .report import Report
+
+
+def setup(study: str, namespace: dict):
+    import torch
+
+    torch.set_num_threads(int(namespace.get("threads", 1)))
+    report = Report.for_notebook(study, namespace)
+    p = notebook_values(find_project() / "notebooks" / f"{study}.ipynb", namespace)
+    check = getattr(importlib.import_module(f"kdkit.studies.{study}"), "check_params", None)
+    if check is not None:
+        check(p)
+    jobs = Runner(workers=p.get("workers", 1), scheduler=p.get("scheduler"),
+                  cache=p.get("cache", False), threads=p.get("threads", 1),
+                  progress=p.get("progress", True))
+    if jobs.kind != "in-process":
+        print(f"[kdkit] jobs run on {jobs.kind}")
+    return report, p, jobs
+
+
+def teardown(jobs: Runner) -> None:
+    jobs.close()

@@ -1,0 +1,216 @@
+"""The static report site: plain HTML + CSS from Jinja2 templates, no server, no JavaScript.
+
+``write_site(root)`` (called by the runner after every run) writes, for a folder of reports:
+
+* ``index.html`` and ``README.md``: every report with its status, date, commit, duration,
+  verdict counts and headline sentence, and the sweeps;
+* for each report, ``NAME/index.html`` (the question, the source, the claims table coloured by
+  verdict in full, every figure with its caption, every table, the parameters and the
+  provenance, links to the executed notebook and the raw files) and ``NAME/README.md`` (the
+  same for reading on a code host).
+
+Pages open from the file system and render on GitHub Pages; every link is relative.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from html import escape
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .claims import CLAIM_COLUMNS, VERDICTS
+from .report import format_number, read_claims
+
+NUMERIC = ("measured", "ci_low", "ci_high", "p", "p_holm")
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("kdkit", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True)
+    return env
+
+
+def _css() -> str:
+    from importlib import resources
+
+    return resources.files("kdkit").joinpath("templates/style.css").read_text()
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def verdict_counts(folder: Path) -> list[tuple[str, int]]:
+    path = folder / "claims.csv"
+    if not path.exists():
+        return []
+    c = Counter(r["verdict"] for r in read_claims(path))
+    return [(v, c[v]) for v in VERDICTS if c[v]]
+
+
+def _duration(seconds) -> str:
+    if seconds in (None, ""):
+        return ""
+    s = float(seconds)
+    return f"{s / 60:.1f} min" if s >= 90 else f"{s:.0f} s"
+
+
+def _run_summary(run: dict) -> dict:
+    return {"mode": run.get("mode", "full"), "start": (run.get("start") or "")[:16],
+            "duration": _duration(run.get("duration_s")),
+            "commit": (run.get("git_commit") or "")[:12], "dirty": run.get("git_dirty"),
+            "source": run.get("params_source", "")}
+
+
+def table_html(csv_path: Path) -> str:
+    """A CSV table as an HTML table with numbers formatted for reading."""
+    import csv
+
+    with open(csv_path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return "<p class='muted'>(empty)</p>"
+    head = "".join(f"<th>{escape(h)}</th>" for h in rows[0])
+    body = []
+    for row in rows[1:]:
+        cells = []
+        for v in row:
+            shown = format_number(v)
+            cls = " class='num'" if shown != v or _is_number(v) else ""
+            cells.append(f"<td{cls}>{escape(shown)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _is_number(v: str) -> bool:
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def _claims_md(claims: list[dict]) -> str:
+    cols = list(CLAIM_COLUMNS)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in claims:
+        cells = [format_number(r.get(c, "")) if c in NUMERIC else (r.get(c, "") or "")
+                 for c in cols]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_study_page(folder: Path, *, failed: str = "", link_notebook: bool = True) -> None:
+    """``folder/index.html`` and ``folder/README.md`` for one report. ``link_notebook``: link
+    the executed notebook (not for the committed ``reports/``, where it is git-ignored)."""
+    env = _env()
+    run = _read_json(folder / "run.json")
+    page = _read_json(folder / "page.json")
+    claims = read_claims(folder / "claims.csv") if (folder / "claims.csv").exists() else []
+    for r in claims:
+        r["shown"] = {c: format_number(r.get(c, "")) if c in NUMERIC else r.get(c, "")
+                      for c in CLAIM_COLUMNS}
+    figures = [f for f in page.get("figures", []) if (folder / f["file"]).exists()]
+    listed = {f["file"] for f in figures}
+    figures += [{"name": p.stem, "file": f"figures/{p.name}", "caption": ""}
+                for p in sorted((folder / "figures").glob("*.png"))
+                if f"figures/{p.name}" not in listed]
+    captions = {t["name"]: t.get("caption", "") for t in page.get("tables", [])}
+    order = [t["name"] for t in page.get("tables", [])]
+    csvs = sorted((folder / "tables").glob("*.csv"),
+                  key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.stem))
+    tables = [{"name": p.stem, "caption": captions.get(p.stem, ""),
+               "csv": f"tables/{p.name}", "md": f"tables/{p.stem}.md",
+               "html": table_html(p)} for p in csvs if p.stem != "claims"]
+    params = [(k, json.dumps(v)) for k, v in (run.get("params") or {}).items()]
+    provenance = [(k, run[k]) for k in ("study", "report", "mode", "status", "git_commit",
+                                        "python", "platform", "start", "end") if run.get(k)]
+    if run.get("overrides"):
+        provenance.append(("overrides", " ".join(run["overrides"])))
+    if run.get("packages"):
+        provenance.append(("packages", ", ".join(f"{k} {v}" for k, v in
+                                                 run["packages"].items())))
+    context = dict(name=folder.name, run_name=run.get("report", folder.name), page=page,
+                   run=_run_summary(run), claims=claims,
+                   claim_columns=CLAIM_COLUMNS, numeric=NUMERIC, figures=figures,
+                   tables=tables, params=params, provenance=provenance, failed=failed,
+                   notebook="notebook.html" if link_notebook
+                   and (folder / "notebook.html").exists() else "",
+                   up="../index.html", css=_css(), claims_md=_claims_md(claims))
+    (folder / "index.html").write_text(env.get_template("study.html.j2").render(**context))
+    (folder / "README.md").write_text(env.get_template("study.md.j2").render(**context))
+
+
+def write_site(root: Path, *, link_notebooks: bool = True) -> Path:
+    """Write every report's pages and the index of ``root``; return ``root/README.md``.
+    ``link_notebooks=False`` leaves out links to the executed notebooks (git-ignored in the
+    committed ``reports/``, so a link there would not resolve on a fresh clone)."""
+    root = Path(root)
+    reports, md = [], []
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for d in folders:
+        if d.name.endswith(".failed"):
+            if not (root / d.name.removesuffix(".failed")).exists():  # never succeeded
+                run = _read_json(d / "run.json")
+                reports.append({"name": d.name.removesuffix(".failed"), "link": "",
+                                "status": f"failed: {run.get('error', '?')}",
+                                **_row_common(run), "verdicts": [], "headline": ""})
+            continue
+        if not (d / "run.json").exists():
+            continue
+        run = _read_json(d / "run.json")
+        failed_run = _read_json(root / f"{d.name}.failed" / "run.json")
+        failed = failed_run.get("error", "failed") if failed_run else ""
+        write_study_page(d, failed=failed, link_notebook=link_notebooks)
+        status = run.get("status", "?")
+        if run.get("mode") == "smoke":
+            status += " (smoke run: not evidence)"
+        if failed:
+            status += " (last run failed; this is the previous report)"
+        reports.append({"name": d.name, "link": f"{d.name}/index.html", "status": status,
+                        **_row_common(run), "verdicts": verdict_counts(d),
+                        "headline": _read_json(d / "page.json").get("headline", "")})
+    sweeps = []
+    sweep_root = root / "sweeps"
+    if sweep_root.is_dir():
+        for s in sorted(p for p in sweep_root.iterdir() if (p / "sweep.json").exists()):
+            spec = _read_json(s / "sweep.json")
+            ok = sum(p["status"] == "ok" for p in spec.get("points", []))
+            sweeps.append({"name": s.name, "link": f"sweeps/{s.name}/index.html",
+                           "text": f"{spec.get('study')} over {', '.join(spec.get('grid', {}))}"
+                                   f": {ok}/{len(spec.get('points', []))} points ok"})
+    is_sweep = (root / "sweep.json").exists()
+    title = f"sweep {root.name}" if is_sweep else "kdkit reports"
+    sweep = None
+    if is_sweep and (root / "sweep.csv").exists():
+        sweep = {"figure": "sweep.png" if (root / "sweep.png").exists() else "",
+                 "table": table_html(root / "sweep.csv")}
+    env = _env()
+    (root / "index.html").write_text(env.get_template("index.html.j2").render(
+        title=title, reports=reports, sweeps=sweeps, sweep=sweep, css=_css()))
+    md.append(f"# {title}\n\nGenerated by `kdkit run`; do not edit by hand. Open "
+              "[index.html](index.html) for the pages with figures.\n")
+    md.append("| report | status | date (UTC) | commit | duration | verdicts | headline |")
+    md.append("|---|---|---|---|---|---|---|")
+    for r in reports:
+        link = f"[{r['name']}]({r['name']}/)" if r["link"] else r["name"]
+        counts = ", ".join(f"{n} {v}" for v, n in r["verdicts"])
+        md.append(f"| {link} | {r['status']} | {r['date']} | {r['commit']} | {r['duration']} | "
+                  f"{counts} | {r['headline']} |")
+    if sweeps:
+        md += ["", "## Sweeps", ""] + [f"- [{s['name']}](sweeps/{s['name']}/): {s['text']}"
+                                         for s in sweeps]
+    path = root / "README.md"
+    path.write_text("\n".join(md) + "\n")
+    return path
+
+
+def _row_common(run: dict) -> dict:
+    return {"date": (run.get("start") or "")[:16], "commit": (run.get("git_commit") or "")[:12],
+            "duration": _duration(run.get("duration_s"))}

@@ -1,0 +1,1 @@
+"""The toy project fixture lives in tests/conftest.py (shared with the scale tests)."""

@@ -1,0 +1,103 @@
+"""The job layer: order, failures, the cache, and a real Dask LocalCluster."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kdkit import jobs
+from kdkit.jobs import Job, JobsFailed, Runner
+
+
+def square(x, log=None):
+    if log:
+        with open(log, "a") as f:
+            f.write(f"{x}\n")
+    return x * x
+
+
+def boom(x):
+    raise ValueError(f"bad value {x}")
+
+
+def die_once(marker):
+    """Kill the worker process the first time (as an out-of-memory kill would)."""
+    if not Path(marker).exists():
+        Path(marker).write_text("died")
+        os._exit(1)
+    return "survived"
+
+
+def die_always():
+    os._exit(1)
+
+
+def calls(log):
+    return Path(log).read_text().split() if Path(log).exists() else []
+
+
+def test_in_process_keeps_order_and_reports_failures_after_the_others():
+    r = Runner(progress=False)
+    assert r.run([Job(square, (x,)) for x in (3, 1, 2)]) == [9, 1, 4]
+    with pytest.raises(JobsFailed) as e:
+        r.run([Job(square, (2,)), Job(boom, (7,), name="arm x seed 7"), Job(square, (5,))])
+    assert "arm x seed 7 (7): ValueError: bad value 7" in str(e.value)
+    assert len(e.value.failures) == 1
+
+
+def test_cache_reruns_nothing_and_recomputes_only_a_changed_job(tmp_path, monkeypatch):
+    monkeypatch.setenv(jobs.CACHE_ENV, str(tmp_path / "cache"))
+    log = str(tmp_path / "log")
+    r = Runner(cache=True, progress=False)
+    assert r.run([Job(square, (x,), {"log": log}) for x in (1, 2)]) == [1, 4]
+    assert r.run([Job(square, (x,), {"log": log}) for x in (1, 2)]) == [1, 4]
+    assert calls(log) == ["1", "2"]  # the rerun did no work
+    assert r.run([Job(square, (x,), {"log": log}) for x in (1, 3)]) == [1, 9]
+    assert calls(log) == ["1", "2", "3"]  # only the changed parameter
+    assert jobs.cache_size() > 0
+
+
+def test_changed_code_never_reuses_a_stale_result(tmp_path, monkeypatch):
+    monkeypatch.setenv(jobs.CACHE_ENV, str(tmp_path / "cache"))
+    log = str(tmp_path / "log")
+    Runner(cache=True, progress=False).run([Job(square, (4,), {"log": log})])
+    monkeypatch.setattr(jobs, "code_version", lambda: "another-version")
+    Runner(cache=True, progress=False).run([Job(square, (4,), {"log": log})])
+    assert calls(log) == ["4", "4"]
+
+
+@pytest.fixture(scope="module")
+def dask_runner():
+    # worker processes must import this module: put the project on their path
+    root = str(Path(__file__).resolve().parent.parent)
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = root + (os.pathsep + old if old else "")
+    with Runner(workers=2, progress=False) as r:
+        yield r
+    if old is None:
+        os.environ.pop("PYTHONPATH")
+    else:
+        os.environ["PYTHONPATH"] = old
+
+
+def test_dask_local_cluster_gives_the_in_process_results(dask_runner):
+    assert dask_runner.kind.startswith("Dask LocalCluster, 2 workers")
+    todo = [Job(square, (x,)) for x in range(6)]
+    assert dask_runner.run(todo) == Runner(progress=False).run(todo)
+
+
+def test_dask_reports_a_failed_job_and_finishes_the_others(dask_runner):
+    with pytest.raises(JobsFailed) as e:
+        dask_runner.run([Job(square, (2,)), Job(boom, (3,), name="bad"), Job(square, (4,))])
+    assert "bad (3): ValueError: bad value 3" in str(e.value)
+
+
+def test_dask_retries_the_job_of_a_killed_worker(dask_runner, tmp_path):
+    assert dask_runner.run([Job(die_once, (str(tmp_path / "marker"),)), Job(square, (3,))]) \
+        == ["survived", 9]
+
+
+def test_dask_reports_a_job_that_keeps_killing_its_worker(dask_runner):
+    with pytest.raises(JobsFailed) as e:
+        dask_runner.run([Job(die_always, name="killer"), Job(square, (5,))])
+    assert "killer" in str(e.value) and "KilledWorker" in str(e.value)

@@ -335,11 +335,23 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
 
 def _kernel_manager():
     """A kernel manager that talks to the kernel over IPC (Unix sockets), not TCP: the kernel
-    is local, and the kernel's "running over TCP without encryption" warning goes away."""
+    is local, and the kernel's "running over TCP without encryption" warning goes away.
+
+    Each kernel gets its own socket prefix in the temp folder: jupyter_client's default
+    ("kernel-ipc" in the working directory) is shared by kernels started at the same moment
+    from parallel workers, which then read each other's messages ("Invalid Signature")."""
+    import tempfile
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
 
     class IPCKernelManager(AsyncKernelManager):
         transport = "ipc"
+
+        @default("ip")
+        def _unique_ip(self):
+            return str(Path(tempfile.gettempdir()) / f"kdkit-{uuid.uuid4().hex[:16]}-ipc")
 
     return IPCKernelManager
 

@@ -19,6 +19,11 @@ TINY = ["-p", "datasets=[synthetic]", "-p", "seeds=[0, 1]", "-p", "student_dims=
 TIMED = {"latency.csv", "latency.md", "claims.md", "claims.tex"}
 
 
+@pytest.fixture(autouse=True)
+def workers_import_kdkit(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
 def untimed(data: bytes) -> bytes:
     """claims.csv without the latency claim, whose measured values are timings."""
     return b"\n".join(line for line in data.split(b"\n") if not re.search(rb"\d ms\b", line))

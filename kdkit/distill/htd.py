@@ -102,14 +102,19 @@ def topology_loss(t: torch.Tensor, s: torch.Tensor, groups: torch.Tensor,
                 keep = (cos_t > 0).to(cos_t.dtype)
             entity = entity + ((cos_t - bs @ bs.T) * keep).square().sum()
             start += c
-    z = F.one_hot(groups, n_groups).float()
+    return entity + group_topology_loss(t, s, F.one_hot(groups, n_groups).float())
+
+
+def group_topology_loss(t: torch.Tensor, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Σ_k Σ_e (cos(p^T_k, t_e) − cos(p^S_k, s_e))², p_k the (constant) mean of group k's
+    rows under the one-hot assignment ``z`` (n, G); empty groups are left out."""
     with torch.no_grad():
-        keep = counts > 0
-        proto_t = (z.T @ t)[keep] / counts[keep, None]
-        proto_s = (z.T @ s)[keep] / counts[keep, None]
-    group = ((F.normalize(proto_t, dim=1) @ F.normalize(t, dim=1).T
-              - F.normalize(proto_s, dim=1) @ F.normalize(s, dim=1).T) ** 2).sum()
-    return entity + group
+        counts = z.sum(0)
+        present = counts > 0
+        proto_t = (z.T @ t)[present] / counts[present, None]
+        proto_s = (z.T @ s)[present] / counts[present, None]
+    return ((F.normalize(proto_t, dim=1) @ F.normalize(t, dim=1).T
+             - F.normalize(proto_s, dim=1) @ F.normalize(s, dim=1).T) ** 2).sum()
 
 
 def topology_loss_dense(t: torch.Tensor, s: torch.Tensor, groups: torch.Tensor,
@@ -120,14 +125,7 @@ def topology_loss_dense(t: torch.Tensor, s: torch.Tensor, groups: torch.Tensor,
     cos_t, cos_s = cosine_matrix(t) * same, cosine_matrix(s) * same
     keep = cos_t > 0
     entity = ((cos_t - cos_s)[keep] ** 2).sum()
-    with torch.no_grad():
-        counts = z.sum(0)
-        present = counts > 0
-        proto_t = (z.T @ t)[present] / counts[present, None]
-        proto_s = (z.T @ s)[present] / counts[present, None]
-    group = ((F.normalize(proto_t, dim=1) @ F.normalize(t, dim=1).T
-              - F.normalize(proto_s, dim=1) @ F.normalize(s, dim=1).T) ** 2).sum()
-    return entity + group
+    return entity + group_topology_loss(t, s, z)
 
 
 class HTD(nn.Module):

@@ -9,7 +9,7 @@ L = task + γ Σ_l w_l · MSE(proj(h_S^l), h_T^{m(l)}) keeps its scale across sc
 * ``fisher``: w_l ∝ F_l, the layer's diagonal empirical Fisher (``fisher.layer_fisher``);
 * ``fisher_semantic``: w_l ∝ F_l · (1 + β · l/(L−1));
 * ``seed_heuristic``: the seed's default "Fisher" weights, which are a closed form of depth
-  (read from its code; ../shared/seeds/README.md), *not* normalised to mean 1 but clipped as
+  (read from the project's code), *not* normalised to mean 1 but clipped as
   it does: base_l = ((l+1)/L)^0.8, boost_l = 0.5 / 1.0 / min(1 + (r − 0.6)·1.5, 3) for
   r = l/(L−1) < 0.3 / < 0.6 / else, relevance_l = 0.1 / 0.3 / 0.6 / 1.0 by quartile of l/L,
   f_l = base_l · boost_l · (1 + relevance_l), f_l ×= 1 + (r − 0.5)·2β when r > 0.5 (β = 1.5),

@@ -1,6 +1,6 @@
 """Seed 000's experiment as its code really runs it (mahdinaser/HeteroKD-BigData, trainer.py).
 
-Its ten "modes" reduce to five procedures (see ../shared/seeds/code-notes.md, 0.1); none
+Its ten "modes" reduce to five procedures (as its trainer.py runs them); none
 trains a student on soft targets:
 
 * ``baseline``: the small student on the true labels;

@@ -195,29 +195,16 @@ def train_bpr_sgd(model: BPRMF, data, *, epochs: int, lr: float, reg: float, see
     ``patience`` > 0 training stops after ``patience`` evaluations without a better ``metric``
     and the best weights are restored (``kdkit.early_stopping``). Test is never touched.
     """
-    from ..early_stopping import EarlyStopping
-    from .metrics import evaluate
+    from .train import EpochLog
 
     rng = np.random.default_rng(seed)
-    stop = EarlyStopping(patience) if patience else None
-    history = []
+    log = EpochLog(model, data, name=f"BPR-MF (dim {model.dim})", lr=lr, epochs=epochs,
+                   eval_every=eval_every, patience=patience, ks=ks, metric=metric,
+                   progress=progress)
     model.eval()
     for epoch in range(1, epochs + 1):
         weights = rd.weights(model, epoch, rng) if rd is not None else None
         loss = sgd_epoch(model, data, lr=lr, reg=reg, rng=rng, kd=kd, rd=rd, rd_weights=weights)
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"BPR-MF (dim {model.dim}) diverged at epoch {epoch}: "
-                                     f"loss = {loss}; lower the learning rate (lr = {lr})")
-        row = {"epoch": epoch, "loss": loss}
-        if eval_every and (epoch % eval_every == 0 or epoch == epochs):
-            row.update(evaluate(model, data, "valid", ks, first_hit=False))
-            if stop is not None and stop.step(epoch, row[metric], model):
-                history.append(row)
-                break
-        history.append(row)
-        if progress is not None:
-            progress(row)
-    if stop is not None:
-        stop.restore(model)
-        history[-1]["best_epoch"] = stop.best_epoch
-    return history
+        if log.end(epoch, loss):
+            break
+    return log.finish()

@@ -24,6 +24,42 @@ from .metrics import evaluate
 from .sampling import sample_negatives, train_bits
 
 
+class EpochLog:
+    """The end of every epoch in kdkit's BPR training loops: the loss must be finite (else an
+    error naming the model, the epoch and the learning rate); every ``eval_every`` epochs (and
+    at the last) the model is scored on validation, and with ``patience`` > 0 early stopping
+    decides whether to go on (``kdkit.early_stopping``); ``finish`` restores the best weights
+    and returns the history, one row per epoch."""
+
+    def __init__(self, model, data, *, name: str, lr: float, epochs: int, eval_every: int,
+                 patience: int, ks, metric: str, progress=None):
+        self.model, self.data, self.name, self.lr, self.epochs = model, data, name, lr, epochs
+        self.eval_every, self.ks, self.metric, self.progress = eval_every, ks, metric, progress
+        self.stop = EarlyStopping(patience) if patience else None
+        self.history: list[dict] = []
+
+    def end(self, epoch: int, loss: float) -> bool:
+        """Record epoch ``epoch`` (1-based) with mean ``loss``; True when training should stop."""
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"{self.name} diverged at epoch {epoch}: loss = {loss}; "
+                                     f"lower the learning rate (lr = {self.lr})")
+        row = {"epoch": epoch, "loss": loss}
+        self.history.append(row)
+        if self.eval_every and (epoch % self.eval_every == 0 or epoch == self.epochs):
+            row.update(evaluate(self.model, self.data, "valid", self.ks, first_hit=False))
+            if self.stop is not None and self.stop.step(epoch, row[self.metric], self.model):
+                return True
+        if self.progress is not None:
+            self.progress(row)
+        return False
+
+    def finish(self) -> list[dict]:
+        if self.stop is not None:
+            self.stop.restore(self.model)
+            self.history[-1]["best_epoch"] = self.stop.best_epoch
+        return self.history
+
+
 def default_loss(model, users, pos, neg):
     return bpr_loss(*model(users, pos, neg))
 
@@ -55,8 +91,8 @@ def train_bpr(model, data, *, epochs: int, lr: float = 1e-3, batch_size: int = 1
     if "train_bits" not in cache:
         cache["train_bits"] = train_bits(train)
     pairs = data.train
-    stop = EarlyStopping(patience) if patience else None
-    history = []
+    log = EpochLog(model, data, name=name, lr=lr, epochs=epochs, eval_every=eval_every,
+                   patience=patience, ks=ks, metric=metric, progress=progress)
     for epoch in range(1, epochs + 1):
         model.train()
         if hasattr(loss_fn, "start_epoch"):
@@ -74,20 +110,6 @@ def train_bpr(model, data, *, epochs: int, lr: float = 1e-3, batch_size: int = 1
             loss.backward()
             opt.step()
             total += loss.detach() * len(users[idx])
-        mean = float(total) / len(pairs)
-        if not np.isfinite(mean):
-            raise FloatingPointError(f"{name} diverged at epoch {epoch}: loss = {mean}; lower "
-                                     f"the learning rate (lr = {lr})")
-        row = {"epoch": epoch, "loss": mean}
-        if eval_every and (epoch % eval_every == 0 or epoch == epochs):
-            row.update(evaluate(model, data, "valid", ks, first_hit=False))
-            if stop is not None and stop.step(epoch, row[metric], model):
-                history.append(row)
-                break
-        history.append(row)
-        if progress is not None:
-            progress(row)
-    if stop is not None:
-        stop.restore(model)
-        history[-1]["best_epoch"] = stop.best_epoch
-    return history
+        if log.end(epoch, float(total) / len(pairs)):
+            break
+    return log.finish()

@@ -36,7 +36,7 @@ per split (:class:`RankingTask`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -139,6 +139,16 @@ class RankingTask:
     n_held_out: np.ndarray      # (U,)
     exclude: sp.csr_matrix      # (n_users, n_items), nonzero = masked
     n_items: int
+    _masked: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def masked(self, start: int, size: int) -> torch.Tensor:
+        """Flat indices, into a (size, n_items) score batch of the users from ``start``, of the
+        masked items (computed once per batch)."""
+        if (start, size) not in self._masked:
+            rows, cols = self.exclude[self.users[start:start + size]].nonzero()
+            self._masked[(start, size)] = torch.as_tensor(rows.astype(np.int64) * self.n_items
+                                                          + cols)
+        return self._masked[(start, size)]
 
     @classmethod
     def build(cls, held_out: sp.csr_matrix, exclude: Sequence[sp.csr_matrix] = ()):
@@ -175,15 +185,17 @@ def rank_counts(scores: torch.Tensor, targets: torch.Tensor, n_targets: torch.Te
     B, N = scores.shape
     valid = torch.arange(targets.shape[1])[None, :] < n_targets[:, None]
     k = min(kmax, N)
-    top = torch.topk(scores, k, dim=1, sorted=False).values          # (B, k)
-    kth = top.min(1, keepdim=True).values                              # (B, 1)
+    top = torch.topk(scores, k, dim=1, sorted=False).values.sort(1).values  # (B, k) ascending
+    kth = top[:, :1].contiguous()                                      # (B, 1)
     at_kth = (targets == kth) & valid
     tied_kth = torch.ones(B, 1, dtype=torch.long)
     rows = at_kth.any(1).nonzero().flatten()
     if len(rows):  # a tie at the cut-off may extend beyond the top k: count it in full
         tied_kth[rows] = (scores[rows] == kth[rows]).sum(1, keepdim=True)
-    above = (top[:, None, :] > targets[:, :, None]).sum(-1)           # exact if target ≥ kth
-    tied = (top[:, None, :] == targets[:, :, None]).sum(-1)           # exact if target > kth
+    targets = targets.contiguous()
+    at_most = torch.searchsorted(top, targets, right=True)            # top scores ≤ target
+    above = k - at_most                                                # exact if target ≥ kth
+    tied = at_most - torch.searchsorted(top, targets)                  # exact if target > kth
     tied = torch.where(at_kth, tied_kth.expand_as(tied), tied)
     reach = (targets >= kth) & valid
     higher = torch.where(reach, above, torch.full_like(above, kmax))
@@ -221,12 +233,11 @@ def rank_task(score_all: Callable[[torch.Tensor], torch.Tensor], task: RankingTa
         sl = slice(start, start + size)
         users = task.users[sl]
         scores = score_all(torch.as_tensor(users, dtype=torch.long, device=device)).float()
-        scores = scores.detach().cpu()
+        scores = scores.detach().cpu().contiguous()
         check_finite(scores, name, split)
         idx = torch.as_tensor(task.held_out[sl])
         targets = scores.gather(1, idx.clamp(min=0))
-        rows, cols = task.exclude[users].nonzero()
-        scores[torch.as_tensor(rows), torch.as_tensor(cols)] = -torch.inf
+        scores.view(-1)[task.masked(start, size)] = -torch.inf
         counts = rank_counts(scores, targets, torch.as_tensor(task.n_held_out[sl]), max(ks),
                              first_hit)
         parts.append(user_metrics(counts[0], counts[1], task.n_held_out[sl], *counts[2:],

@@ -32,7 +32,7 @@ import torch
 from numba import njit
 
 from .bpr_mf import BPRMF
-from .sampling import train_bits
+from .sampling import data_train_bits
 
 MODES = {"bpr": 0, "margin": 1, "sigmoid": 2}
 
@@ -162,9 +162,7 @@ def sgd_epoch(model: BPRMF, data, *, lr: float, reg: float, rng: np.random.Gener
     """One epoch of per-sample SGD on ``model`` in place; returns the mean loss."""
     P, Q, B = _views(model)
     cache = data.__dict__.setdefault("_cache", {})
-    if "train_bits" not in cache:
-        cache["train_bits"] = train_bits(data.matrix("train"))
-    bits = cache["train_bits"]
+    bits = data_train_bits(data)
     pairs = data.train
     seed = int(rng.integers(2**31 - 1))
     empty2, empty1 = np.zeros((1, 1), dtype=np.float32), np.zeros(1, dtype=np.float32)

@@ -20,6 +20,14 @@ def train_bits(train: sp.csr_matrix) -> np.ndarray:
     return bits
 
 
+def data_train_bits(data) -> np.ndarray:
+    """:func:`train_bits` of ``data``'s training matrix, built once and kept in ``data``."""
+    cache = data.__dict__.setdefault("_cache", {})
+    if "train_bits" not in cache:
+        cache["train_bits"] = train_bits(data.matrix("train"))
+    return cache["train_bits"]
+
+
 def is_train(bits: np.ndarray, users: np.ndarray, items: np.ndarray) -> np.ndarray:
     """Whether each (user, item) is a training pair, from :func:`train_bits`."""
     items = np.asarray(items, dtype=np.int64)

@@ -21,7 +21,7 @@ import torch
 from ..early_stopping import EarlyStopping
 from .bpr_mf import bpr_loss
 from .metrics import evaluate
-from .sampling import sample_negatives, train_bits
+from .sampling import data_train_bits, sample_negatives
 
 
 class EpochLog:
@@ -87,9 +87,7 @@ def train_bpr(model, data, *, epochs: int, lr: float = 1e-3, batch_size: int = 1
         params += list(loss_fn.parameters())
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     train = data.matrix("train")
-    cache = data.__dict__.setdefault("_cache", {})
-    if "train_bits" not in cache:
-        cache["train_bits"] = train_bits(train)
+    bits = data_train_bits(data)
     pairs = data.train
     log = EpochLog(model, data, name=name, lr=lr, epochs=epochs, eval_every=eval_every,
                    patience=patience, ks=ks, metric=metric, progress=progress)
@@ -98,7 +96,7 @@ def train_bpr(model, data, *, epochs: int, lr: float = 1e-3, batch_size: int = 1
         if hasattr(loss_fn, "start_epoch"):
             loss_fn.start_epoch(epoch - 1, epochs)
         order = rng.permutation(len(pairs))
-        neg = sample_negatives(pairs[order, 0], train, rng, bits=cache["train_bits"])[:, 0]
+        neg = sample_negatives(pairs[order, 0], train, rng, bits=bits)[:, 0]
         users = torch.as_tensor(pairs[order, 0], device=device)
         items = torch.as_tensor(pairs[order, 1], device=device)
         negs = torch.as_tensor(neg, device=device)

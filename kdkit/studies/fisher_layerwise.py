@@ -304,8 +304,6 @@ def popularity(data: SequenceData, seen: np.ndarray, targets: np.ndarray) -> dic
     return ranking_metrics(scores, seen, targets)
 
 
-
-
 def train(model: SASRec, rows: torch.Tensor, valid: tuple, *, max_epochs: int, eval_every: int,
           patience: int, lr: float, batch_size: int, seed: int, kd: LayerwiseKD | None = None,
           states: TeacherStates | None = None, name: str = "SASRec", min_epochs: int = 0):

@@ -3,37 +3,60 @@
 Verdicts are one of ``supported``, ``not supported``, ``inconclusive``, ``not testable``. The
 rules, applied to the whole table at once by :func:`finalize` (``Report.claims`` calls it):
 
+* **families**: every claim belongs to one. ``primary`` holds the source's headline claims in
+  the setting closest to the source's, declared by id in the study's params (``primary``)
+  *before* the run; ``secondary`` the same questions in other settings (every other tested
+  claim); ``descriptive`` values, sizes and latencies. Holm (1979) runs **within each family**,
+  over every hypothesis the family tests (direction, equivalence and size tests alike);
+  the page shows the primary family first. A declared primary id that the run did not produce
+  is itself a row, ``not testable``;
 * a **direction** claim ("A beats B") is a paired test over seeds of A − B
-  (:func:`kdkit.stats.paired_test`: a t-test, or the exact sign-flip test for few seeds). The
-  p-values of all direction claims judged in one table are one family, adjusted by **Holm**
-  (column ``p_holm``; the raw p is in ``p``). Supported when the difference has the claimed
-  sign and p_holm < α (0.05), not supported when it has the opposite sign and p_holm < α,
-  inconclusive otherwise. When the source also reported the size of the effect from a single
-  run and the direction is inconclusive, that size is held against our 95 % *prediction
-  interval* for a single run (:func:`kdkit.stats.prediction_interval`): if it falls outside, a
-  run like the source's would be unlikely in our setting and the verdict is ``not supported``;
-* **minimum evidence**: with fewer than ``min_seeds`` (5) seeds a direction claim is
+  (:func:`kdkit.stats.paired_test`). Supported when the difference has the claimed sign and
+  p_holm < α, not supported when it has the opposite sign and p_holm < α. When the study
+  declared a smallest effect of interest δ for the metric, the two one-sided tests
+  (:func:`kdkit.stats.equivalence_test`) give a fourth outcome: "no effect larger than δ"
+  (verdict ``not supported``, the note says "equivalent within ±δ"; Holm-adjusted p in
+  ``p_equiv``). Otherwise ``inconclusive``, and the note says whether that is for want of seeds
+  (the minimum detectable effect exceeds δ, or the source's effect) or because the effect sits
+  near δ;
+* a **size** claim ("A beats B by the source's amount", :func:`size_claim`) is separate from the
+  direction claim. It is judged only where our setting matches the source's (data, sizes,
+  protocol); elsewhere it is ``not testable`` and says why. Where it is judged, the source's
+  single-run effect is held against where one run of ours falls (the prediction test,
+  :func:`kdkit.stats.prediction_p`): not supported when p_holm < α, supported when it is
+  consistent with our runs *and* our mean effect has its sign (CI excluding 0), inconclusive
+  otherwise;
+* **power** on every tested claim: ``mde`` is the effect the claim's seeds detect with 80 %
+  power at its Holm level (from the observed SD of the per-seed differences), ``seeds_needed``
+  the seeds that would detect the source's effect (or δ) there (:mod:`kdkit.power`);
+* **sequential seeds**: with a seed plan (:mod:`kdkit.sequential`) the look at n seeds judges
+  with its share α_k of α, so the false-decision rate stays at α over all looks;
+* **minimum evidence**: with fewer than ``min_seeds`` (5) seeds a tested claim is
   ``inconclusive`` ("n seeds: too few for a verdict"), and in a smoke run (CI-sized parameters)
-  every direction claim is ``inconclusive``. Neither enters the Holm family;
+  every tested claim is ``inconclusive``. Neither enters the Holm family;
 * **preconditions** (:class:`Gate`): a claim that KD transfers knowledge is judged only when
-  the teacher beats the student alone on validation (:func:`teacher_gate`); a claim about a
-  control only when the control is sound. A failed precondition gives its own verdict (``not
-  testable`` by default) and reason, and the claim leaves the Holm family;
+  the teacher beats the student alone on held-out data that chose neither checkpoint nor
+  hyperparameters (:func:`teacher_gate`); a claim about a control only when the control is
+  sound. A failed precondition gives its own verdict (``not testable`` by default) and reason,
+  and the claim leaves the Holm family;
 * a **value** claim ("A reaches 0.140") is supported when the source's value lies inside our
   interval widened by a relative tolerance, not supported otherwise. Use it only where our
-  setting matches the source's; where it cannot (an undisclosed data generator), the claim is
-  ``not testable`` and we still report what we measured.
+  setting matches the source's; where it cannot, the claim is ``not testable`` and we still
+  report what we measured.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 VERDICTS = ("supported", "not supported", "inconclusive", "not testable")
-CLAIM_COLUMNS = ("claim", "source_value", "measured", "ci_low", "ci_high", "p", "p_holm",
-                 "verdict", "note")
+FAMILIES = ("primary", "secondary", "descriptive")
+CLAIM_COLUMNS = ("id", "claim", "family", "source_value", "measured", "ci_low", "ci_high", "p",
+                 "p_exact", "p_holm", "p_equiv", "delta", "mde", "seeds_needed", "verdict",
+                 "note")
 ALPHA = 0.05
 MIN_SEEDS = 5
 
@@ -50,21 +73,27 @@ class Gate:
 
 @dataclass(frozen=True)
 class Test:
-    """How a direction claim's verdict follows from its (Holm-adjusted) p-value."""
+    """How a tested claim's verdict follows from its (Holm-adjusted) p-values."""
 
     expect: str                       # '<' or '>': the claimed sign of A − B
     n: int                            # seeds
     diff: float                       # the mean difference A − B whose sign is judged
     how: str                          # e.g. "paired t-test over 5 seeds; relative +2.1 %"
     note: str = ""                    # the study's own words, after ``how``
-    claimed: float | None = None      # the source's single-run effect, in ``interval``'s units
-    interval: tuple | None = None     # our 95 % prediction interval for one run
     gates: tuple = ()
+    kind: str = "direction"           # direction | size
+    sd: float = float("nan")          # SD of the per-seed differences (power)
+    delta: float | None = None        # smallest effect of interest (equivalence)
+    delta_why: str = ""
+    p_equiv: float | None = None      # raw TOST p
+    target: float | None = None       # effect for seeds_needed: the source's, else δ
+    target_name: str = ""             # "the source's effect" | "δ"
+    signed: bool = False              # size claims: our mean effect has the claimed sign
 
 
 @dataclass
 class Claim:
-    """One row of the claims table (``test`` is set on direction claims and not written)."""
+    """One row of the claims table (``test`` is set on tested claims and not written)."""
 
     claim: str
     source_value: str
@@ -75,15 +104,48 @@ class Claim:
     note: str = ""
     p: float | None = None
     p_holm: float | None = None
+    id: str = ""
+    family: str = ""                  # empty: primary if declared, else secondary / descriptive
+    p_exact: float | None = None
+    p_equiv: float | None = None
+    delta: float | None = None
+    mde: float | None = None
+    seeds_needed: int | None = None
     test: Test | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
+        if self.family and self.family not in FAMILIES:
+            raise ValueError(f"family {self.family!r} is not one of {FAMILIES}")
 
     def row(self) -> dict:
         """The row as written to ``claims.csv`` (``CLAIM_COLUMNS``)."""
         return {c: getattr(self, c) for c in CLAIM_COLUMNS}
+
+
+class Deltas:
+    """A study's smallest effects of interest, from its ``delta`` parameter:
+    ``{metric: {value: 0.01, why: "one line"}}`` (or ``{metric: 0.01}``)."""
+
+    def __init__(self, spec: dict | None):
+        self._d: dict[str, tuple[float, str]] = {}
+        for metric, v in (spec or {}).items():
+            value, why = (v.get("value"), v.get("why", "")) if isinstance(v, dict) else (v, "")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"delta for {metric!r} must be a positive number (the smallest "
+                                 f"effect of interest), got {value!r}")
+            self._d[str(metric)] = (float(value), str(why))
+
+    def __call__(self, metric: str) -> float | None:
+        return self._d.get(metric, (None, ""))[0]
+
+    def why(self, metric: str) -> str:
+        return self._d.get(metric, (None, ""))[1]
+
+    def kwargs(self, metric: str) -> dict:
+        """``delta=…, delta_why=…`` for :func:`paired_claim`."""
+        return {"delta": self(metric), "delta_why": self.why(metric)}
 
 
 def direction_verdict(mean_diff: float, p_value: float, expect: str,
@@ -97,16 +159,12 @@ def direction_verdict(mean_diff: float, p_value: float, expect: str,
     return "supported" if agrees else "not supported"
 
 
-def effect_verdict(mean_diff: float, p_value: float, expect: str, *,
-                   claimed: float | None = None,
-                   interval: tuple[float, float] | None = None,
-                   alpha: float = ALPHA) -> str:
-    """:func:`direction_verdict`, turned to "not supported" when it is inconclusive and the
-    claimed single-run effect ``claimed`` lies outside ``interval``, our prediction interval for a
-    single run (same units)."""
-    verdict = direction_verdict(mean_diff, p_value, expect, alpha)
-    if verdict == "inconclusive" and claimed is not None and interval is not None \
-            and not interval[0] <= claimed <= interval[1]:
+def equivalence_verdict(p_direction: float, p_equiv: float | None, mean_diff: float,
+                        expect: str, alpha: float = ALPHA) -> str:
+    """The four outcomes of a direction claim: the direction when p_direction < α, else
+    "not supported" (no effect larger than δ) when p_equiv < α, else inconclusive."""
+    verdict = direction_verdict(mean_diff, p_direction, expect, alpha)
+    if verdict == "inconclusive" and p_equiv is not None and p_equiv < alpha:
         return "not supported"
     return verdict
 
@@ -125,43 +183,85 @@ def _join(*parts: str) -> str:
 
 
 def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str | None = None,
-                 *, relative: bool = False, claimed_rel: float | None = None,
+                 *, key: str = "", family: str = "", delta: float | None = None,
+                 delta_why: str = "", relative: bool = False,
+                 claimed_rel: float | None = None, claimed: float | None = None,
                  gates=()) -> Claim:
     """A direction claim "a {expect} b" from per-seed values (same seeds, same order).
 
-    ``relative`` adds the relative difference (of b's mean) to the note; ``claimed_rel`` is the
-    source's single-run relative effect a/b − 1, held against our prediction interval of the
-    per-seed relative differences when the direction is inconclusive. ``gates``: the claim's
-    preconditions. The verdict here uses the raw p; :func:`finalize` re-judges the table.
+    ``delta`` (the metric's smallest effect of interest) adds the equivalence test;
+    ``relative`` adds the relative difference (of b's mean) to the note; ``claimed`` (absolute)
+    or ``claimed_rel`` (a/b − 1) is the source's effect: shown in the note and the target of
+    ``seeds_needed`` — its *size* is judged only by :func:`size_claim`. ``gates``: the claim's
+    preconditions. The verdict here uses raw p-values; :func:`finalize` re-judges the table.
     """
-    from .stats import paired_test, prediction_interval
+    from .stats import equivalence_test, paired_test
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2:
         return Claim(text, source_value, float(a.mean() - b.mean()), None, None, "inconclusive",
-                     _join("one seed: direction shown, no test", note or ""),
+                     _join("one seed: direction shown, no test", note or ""), id=key,
+                     family=family, delta=delta,
                      test=Test(expect, len(a), float(a.mean() - b.mean()),
                                "one seed: direction shown, no test", note or "",
                                gates=tuple(gates)))
     c = paired_test(a, b)
     how = f"{c.test} over {c.n} seeds"
-    interval = None
     if relative or claimed_rel is not None:
-        rel = a / b - 1
-        lo, hi = prediction_interval(rel)
-        how += f"; relative {rel.mean():+.1%}"
-        if claimed_rel is not None:
-            interval = (lo, hi)
-            how += f" (one run: {lo:+.1%} to {hi:+.1%}) vs the source's {claimed_rel:+.1%}"
-    test = Test(expect, c.n, c.mean_diff, how, note or "", claimed_rel, interval, tuple(gates))
-    verdict = effect_verdict(c.mean_diff, c.p_value, expect, claimed=claimed_rel,
-                             interval=interval)
+        how += f"; relative {(a / b - 1).mean():+.1%}"
+    target, target_name = delta, "δ"
+    if claimed_rel is not None:
+        how += f" (the source's {claimed_rel:+.1%})"
+        target, target_name = claimed_rel * float(b.mean()), "the source's effect"
+    elif claimed is not None:
+        how += f" (the source's {claimed:+.4g})"
+        target, target_name = claimed, "the source's effect"
+    p_eq = equivalence_test(a - b, delta) if delta else None
+    test = Test(expect, c.n, c.mean_diff, how, note or "", tuple(gates), "direction", c.sd,
+                delta, delta_why, p_eq, target, target_name)
+    verdict = equivalence_verdict(c.p_value, p_eq, c.mean_diff, expect)
     return Claim(text, source_value, c.mean_diff, c.ci_low, c.ci_high, verdict,
-                 _join(how, note or ""), p=c.p_value, test=test)
+                 _join(how, note or ""), p=c.p_value, id=key, family=family,
+                 p_exact=c.p_exact, p_equiv=p_eq, delta=delta, test=test)
+
+
+def size_claim(a, b, text: str, claimed_rel: float, *, differs: str = "",
+               source_value: str = "", note: str = "", key: str = "", family: str = "",
+               gates=()) -> Claim:
+    """"a beats b by the source's amount": the source's single-run relative effect
+    ``claimed_rel`` (a/b − 1) against the per-seed relative effects (module docstring).
+
+    ``differs`` says how our setting differs from the source's (data, sizes, protocol); when
+    it is non-empty the claim is ``not testable here`` with that reason, and the measured
+    relative effect is still shown."""
+    from .stats import mean_ci, prediction_interval, prediction_p
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    rel = a / b - 1
+    est = mean_ci(rel)
+    source_value = source_value or f"{claimed_rel:+.1%}"
+    if differs:
+        return Claim(text, source_value, est.mean, est.ci_low, est.ci_high, "not testable",
+                     _join(f"not testable here: {differs}; the source's effect is held only "
+                           "against a setting like its own", note), id=key, family=family)
+    if len(rel) < 2:
+        return Claim(text, source_value, est.mean, None, None, "inconclusive",
+                     _join("one seed: no interval", note), id=key, family=family,
+                     test=Test(">", len(rel), est.mean, "one seed", note, tuple(gates), "size"))
+    lo, hi = prediction_interval(rel)
+    p = prediction_p(rel, claimed_rel)
+    signed = (est.ci_low > 0) if claimed_rel > 0 else (est.ci_high < 0)
+    how = (f"the source's single run {claimed_rel:+.1%} against one run here "
+           f"({lo:+.1%} to {hi:+.1%}, prediction test over {len(rel)} seeds)")
+    test = Test(">" if claimed_rel > 0 else "<", len(rel), est.mean, how, note, tuple(gates),
+                "size", float(np.std(rel, ddof=1)), signed=bool(signed))
+    verdict = "not supported" if p < ALPHA else ("supported" if signed else "inconclusive")
+    return Claim(text, source_value, est.mean, est.ci_low, est.ci_high, verdict,
+                 _join(how, note), p=p, id=key, family=family, test=test)
 
 
 def beats_controls(a, controls: dict, text: str, source_value: str = "", note: str = "",
-                   *, gates=()) -> Claim:
+                   *, key: str = "", family: str = "", gates=()) -> Claim:
     """"``a`` beats every control" (per-seed values; ``controls``: {name: values}), an
     intersection–union test: when ``a`` is above every control, p is the largest of the
     paired p-values and the measured difference the smallest; when it is below any, p is the
@@ -173,7 +273,7 @@ def beats_controls(a, controls: dict, text: str, source_value: str = "", note: s
     if len(a) < 2:
         diff = min(float(a.mean() - np.mean(v)) for v in controls.values())
         return Claim(text, source_value, diff, None, None, "inconclusive",
-                     _join("one seed: direction shown, no test", note),
+                     _join("one seed: direction shown, no test", note), id=key, family=family,
                      test=Test(">", len(a), diff, "one seed", note, gates=tuple(gates)))
     tests = {name: paired_test(a, np.asarray(v, dtype=float)) for name, v in controls.items()}
     below = {k: c for k, c in tests.items() if c.mean_diff <= 0}
@@ -185,19 +285,23 @@ def beats_controls(a, controls: dict, text: str, source_value: str = "", note: s
         p = max(t.p_value for t in tests.values())
     how = ("; ".join(f"− {k}: {t.mean_diff:+.4f} (p = {t.p_value:.3g})"
                      for k, t in tests.items()) + f"; {c.test}s over {c.n} seeds")
-    test = Test(">", c.n, c.mean_diff, how, note, gates=tuple(gates))
+    test = Test(">", c.n, c.mean_diff, how, note, tuple(gates), sd=c.sd)
     return Claim(text, source_value, c.mean_diff, c.ci_low, c.ci_high,
-                 direction_verdict(c.mean_diff, p, ">"), _join(how, note), p=p, test=test)
+                 direction_verdict(c.mean_diff, p, ">"), _join(how, note), p=p, id=key,
+                 family=family, p_exact=c.p_exact, test=test)
 
 
 def teacher_gate(teacher, student, *, metric: str = "", alpha: float = ALPHA,
-                 what: str = "the teacher", than: str = "the student alone") -> Gate:
-    """The precondition of a transfer claim: ``teacher`` beats ``student`` on validation
-    (per-seed values, paired, the same test as the claims, raw p < α)."""
+                 what: str = "the teacher", than: str = "the student alone",
+                 data: str = "held-out validation") -> Gate:
+    """The precondition of a transfer claim: ``teacher`` beats ``student`` (per-seed values,
+    paired, the same test as the claims, raw p < α) on ``data`` — data that chose neither the
+    checkpoint nor the hyperparameters of either model (a held-out half of validation, not the
+    best point of a validation curve)."""
     from .stats import paired_test
 
     t, s = np.asarray(teacher, dtype=float), np.asarray(student, dtype=float)
-    label = f"validation {metric}".strip()
+    label = f"{data} {metric}".strip()
     if len(t) < 2:
         return Gate(False, f"one seed: cannot show that {what} beats {than}")
     c = paired_test(t, s)
@@ -208,40 +312,119 @@ def teacher_gate(teacher, student, *, metric: str = "", alpha: float = ALPHA,
                 f"{c.mean_diff:+.4f}, p = {c.p_value:.3g})")
 
 
+def _family(c: Claim, primary) -> str:
+    if c.family:
+        return c.family
+    if c.id and c.id in primary:
+        return "primary"
+    return "secondary" if c.test is not None else "descriptive"
+
+
+def _power_note(c: Claim, t: Test, level: float) -> tuple[float | None, int | None, str]:
+    """MDE and seeds needed at ``level``, and for an inconclusive claim which case it is."""
+    from .power import mde, seeds_needed
+
+    if not math.isfinite(t.sd):
+        return None, None, ""
+    m = mde(t.sd, t.n, level)
+    need = seeds_needed(t.target, t.sd, level) if t.target else None
+    if c.verdict != "inconclusive" or t.kind != "direction":
+        return m, need, ""
+    goal = abs(t.target) if t.target else None
+    name = t.target_name or "δ"
+    if goal is None:
+        return m, need, (f"no δ declared for this metric: it cannot be shown absent; these "
+                         f"seeds detect {m:.3g} with 80 % power")
+    if m > goal:
+        more = f"about {need} seeds would detect it" if need else \
+            "more than 10,000 seeds would be needed"
+        return m, need, (f"underpowered: these {t.n} seeds detect {m:.3g} with 80 % power, "
+                         f"more than {name} ({goal:.3g}); {more}")
+    return m, need, (f"powered for {name} ({goal:.3g} ≥ MDE {m:.3g}), yet neither an effect "
+                     "nor its absence is shown: the effect lies near δ")
+
+
 def finalize(claims: list[Claim], *, alpha: float = ALPHA, min_seeds: int = MIN_SEEDS,
-             smoke: bool = False) -> list[Claim]:
-    """Judge every direction claim of one table under the module's rules; return new rows."""
-    out, family = [], []
-    for c in claims:
+             smoke: bool = False, primary=(), plan=None, power: bool = True) -> list[Claim]:
+    """Judge every tested claim of one table under the module's rules; return new rows,
+    the primary family first. ``primary``: the claim ids declared primary in the params;
+    ``plan``: a :class:`kdkit.sequential.SeedPlan` (the look is read from the claims' seeds);
+    ``power=False`` skips the power columns (simulations)."""
+    primary = list(primary or ())
+    ids = [c.id for c in claims if c.id]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ValueError(f"claim ids must be unique in a table; repeated: {dup}")
+    rows = [replace(c, family=_family(c, primary)) for c in claims]
+    rows += [Claim(f"Declared primary claim '{k}'", "", None, None, None, "not testable",
+                   "declared primary in the study's params, but this run produced no claim "
+                   "with this id (another setting or size?)", id=k, family="primary")
+             for k in primary if k not in ids]
+    out, judged = [], []
+    for c in rows:
         t = c.test
         if t is None:
-            out.append(replace(c))
+            out.append(c)
             continue
         failed = next((g for g in t.gates if not g.ok), None)
         if smoke:
-            c = replace(c, verdict="inconclusive", p_holm=None,
+            c = replace(c, verdict="inconclusive", p_holm=None, p_equiv=None,
                         note=_join("smoke run (CI-sized parameters): not evidence", t.how,
                                    t.note))
         elif t.n < min_seeds or c.p is None:
-            c = replace(c, verdict="inconclusive", p_holm=None,
+            c = replace(c, verdict="inconclusive", p_holm=None, p_equiv=None,
                         note=_join(f"{t.n} seeds: too few for a verdict (at least {min_seeds})",
                                    t.how, t.note))
         elif failed is not None:
-            c = replace(c, verdict=failed.verdict, p_holm=None,
+            c = replace(c, verdict=failed.verdict, p_holm=None, p_equiv=None,
                         note=_join(failed.reason, t.how, t.note))
         else:
-            family.append(len(out))
+            judged.append(len(out))
         out.append(c)
-    if family:
-        from .stats import holm
+    level = alpha
+    if plan is not None and judged:
+        level = plan.alpha(out[judged[0]].test.n, alpha)
+    _holm_families(out, judged, level, plan, power)
+    order = {f: i for i, f in enumerate(FAMILIES)}
+    return sorted(out, key=lambda c: order[c.family])
 
-        adjusted = holm([out[i].p for i in family])
-        for i, p_holm in zip(family, adjusted):
+
+def _holm_families(out: list[Claim], judged: list[int], level: float, plan,
+                   power: bool = True) -> None:
+    from .stats import holm
+
+    look = (f"; look at {out[judged[0]].test.n} of {plan.max} planned seeds, α spent here "
+            f"{level:.4g}") if plan is not None and judged else ""
+    for fam in FAMILIES:
+        idx = [i for i in judged if out[i].family == fam]
+        hyps = [(i, "p", out[i].p) for i in idx]
+        hyps += [(i, "p_equiv", out[i].test.p_equiv) for i in idx
+                 if out[i].test.p_equiv is not None]
+        if not hyps:
+            continue
+        adjusted = holm([h[2] for h in hyps])
+        m = len(hyps)
+        rank = {h[:2]: r for r, h in enumerate(sorted(hyps, key=lambda h: h[2]))}
+        adj = {h[:2]: float(a) for h, a in zip(hyps, adjusted)}
+        for i in idx:
             c, t = out[i], out[i].test
-            verdict = effect_verdict(t.diff, p_holm, t.expect, claimed=t.claimed,
-                                     interval=t.interval, alpha=alpha)
+            p_holm, p_eq = adj[(i, "p")], adj.get((i, "p_equiv"))
+            claim_level = level / (m - rank[(i, "p")])
+            holm_note = f"{t.how}; Holm over the {m} tests of the {fam} family{look}"
+            if t.kind == "size":
+                verdict = "not supported" if p_holm < level else \
+                    ("supported" if t.signed else "inconclusive")
+                extra = ""
+            else:
+                verdict = equivalence_verdict(p_holm, p_eq, t.diff, t.expect, level)
+                extra = ""
+                if verdict == "not supported" and not p_holm < level:
+                    why = f": {t.delta_why}" if t.delta_why else ""
+                    extra = (f"equivalent within ±{t.delta:.4g} (no effect larger than δ; "
+                             f"TOST, Holm p = {p_eq:.3g}){why}")
+            c = replace(c, p_holm=p_holm, p_equiv=p_eq, verdict=verdict)
+            mde_, need, power_note = _power_note(c, t, claim_level) if power else \
+                (None, None, "")
             passed = [g.reason for g in t.gates]
-            out[i] = replace(c, p_holm=float(p_holm), verdict=verdict,
-                             note=_join(f"{t.how}; Holm over {len(family)} tests", *passed,
-                                        t.note))
-    return out
+            out[i] = replace(c, mde=mde_, seeds_needed=need,
+                             note=_join(extra, holm_note, *passed, t.note, power_note))

@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--params", help="params YAML (default params/STUDY.yaml)")
     r.add_argument("--replace-full-report", action="store_true",
                    help="let a --smoke run replace a full report in --out")
+    r.add_argument("--until-decided", action="store_true",
+                   help="with a seed plan (seeds: {start, step, max}), add seeds look by look "
+                        "until every primary claim is decided or max is reached (finished jobs "
+                        "come from the job cache)")
     _run_args(r)
     s = sub.add_parser("sweep", help="run one study over a grid of its parameters")
     s.add_argument("study")
@@ -130,7 +134,8 @@ def _dispatch(args) -> int:
         return runner.main_run(args.studies, all_studies=args.all, params_file=args.params,
                                smoke=args.smoke, overrides=_scale_overrides(args),
                                out=args.out, progress=not args.no_progress,
-                               replace_full=args.replace_full_report)
+                               replace_full=args.replace_full_report,
+                               until_decided=args.until_decided)
     except (_params.ParamError, ProjectNotFound) as e:
         print(f"kdkit: {e}", file=sys.stderr)
         return 2

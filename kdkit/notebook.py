@@ -1,8 +1,9 @@
 """What every study notebook does first: ``report, p, jobs = setup("STUDY", globals())``.
 
-It sets torch's thread count, opens the :class:`~kdkit.report.Report` (a scratch folder for a
-notebook opened by hand, which it names), collects the notebook's parameters into ``p``,
-checks them with the study's own rules (one clear message for a bad value, as ``kdkit run``
+It sets torch's thread count, turns a seed plan (``seeds: {start, step, max}``,
+:mod:`kdkit.sequential`) into this look's seed list, opens the :class:`~kdkit.report.Report`
+(a scratch folder for a notebook opened by hand, which it names), collects the notebook's
+parameters into ``p``, checks them with the study's own rules (one clear message for a bad value, as ``kdkit run``
 gives), and starts the job runner (``kdkit.jobs``: in-process, or Dask with ``workers`` > 1 or a
 ``scheduler``). ``teardown(jobs)`` at the end shuts a local cluster down.
 """
@@ -22,6 +23,12 @@ def setup(study: str, namespace: dict):
 
     torch.set_num_threads(int(namespace.get("threads", 1)))
     report = Report.for_notebook(study, namespace)
+    if isinstance(namespace.get("seeds"), dict):  # a seed plan: this look's seeds
+        from .sequential import resolve_seeds
+
+        namespace["seeds"], plan = resolve_seeds(namespace["seeds"])
+        print(f"[kdkit] sequential seeds: this look runs {len(namespace['seeds'])} of at most "
+              f"{plan.max} seeds (α spent here {plan.alpha(len(namespace['seeds'])):.4g})")
     p = notebook_values(find_project() / "notebooks" / f"{study}.ipynb", namespace)
     check = getattr(importlib.import_module(f"kdkit.studies.{study}"), "check_params", None)
     if check is not None:

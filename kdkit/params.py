@@ -1,8 +1,9 @@
 """Study parameters: read a notebook's ``parameters`` cell, load YAML, validate.
 
 The cell tagged ``parameters`` is the schema: every assignment ``name = default`` (optionally
-annotated, ``name: Optional[int] = None``; papermill reads ``Optional[...]``, not ``int | None``)
-declares one parameter whose type is its annotation or, without one, the type of its default.
+annotated, ``name: Optional[int] = None`` or ``Union[list, dict]``; papermill reads these, not
+``int | None``) declares one parameter whose type is its annotation or, without one, the type
+of its default.
 ``params/STUDY.yaml`` and ``-p KEY=VALUE`` overrides are checked against it before anything
 runs; ``report_dir`` and ``smoke`` are reserved for the runner.
 """
@@ -60,6 +61,9 @@ def _annotation_types(node: ast.expr) -> tuple[type, ...]:
     if isinstance(node, ast.Subscript):
         if isinstance(node.value, ast.Name) and node.value.id == "Optional":  # Optional[int]
             return _annotation_types(node.slice) + (type(None),)
+        if isinstance(node.value, ast.Name) and node.value.id == "Union":  # Union[list, dict]
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            return tuple(t for part in parts for t in _annotation_types(part))
         return _annotation_types(node.value)  # list[int] -> list
     if name not in _TYPES:
         raise ParamError(f"unsupported annotation {ast.unparse(node)!r}; use {sorted(_TYPES)}")

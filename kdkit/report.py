@@ -60,8 +60,10 @@ class Report:
     """Writes one study's report files into ``report_dir``."""
 
     def __init__(self, report_dir: str | Path | None, study: str, *, smoke: bool = False,
-                 min_seeds: int = MIN_SEEDS, params: dict | None = None):
+                 min_seeds: int = MIN_SEEDS, params: dict | None = None, primary=(),
+                 plan=None):
         self.interactive = report_dir is None
+        self.primary, self.plan = list(primary or ()), plan
         if self.interactive:
             report_dir = project_root() / "scratch" / f"{study}-interactive"
         self.dir = Path(report_dir)
@@ -81,13 +83,16 @@ class Report:
         """The report of a study notebook, from its parameters in ``namespace``
         (``globals()``): ``report_dir`` and ``smoke`` (set by ``kdkit run``) and, for a
         notebook opened by hand, every parameter for its ``run.json``."""
+        from .sequential import SeedPlan
+
         params = {}
         if namespace.get("report_dir") is None:
             from .params import notebook_values
 
             params = notebook_values(project_root() / "notebooks" / f"{study}.ipynb", namespace)
         return cls(namespace.get("report_dir"), study, smoke=bool(namespace.get("smoke", True)),
-                   params=params)
+                   params=params, primary=namespace.get("primary") or (),
+                   plan=SeedPlan.from_param(namespace.get("seeds")))
 
     def _write_interactive_run(self, params: dict) -> None:
         from .runner import git_state
@@ -157,12 +162,14 @@ class Report:
         return self._metrics
 
     def claims(self, claims: list[Claim]):
-        """Judge the table (:func:`kdkit.claims.finalize`: Holm, minimum evidence,
+        """Judge the table (:func:`kdkit.claims.finalize`: families declared in ``primary``,
+        Holm within each, equivalence, power, the seed plan's look, minimum evidence,
         preconditions, smoke runs), write ``claims.csv`` (+ ``tables/claims.md``/``.tex``),
         show it in full and return it as a DataFrame."""
         import pandas as pd
 
-        rows = [c.row() for c in finalize(claims, smoke=self.smoke, min_seeds=self.min_seeds)]
+        rows = [c.row() for c in finalize(claims, smoke=self.smoke, min_seeds=self.min_seeds,
+                                          primary=self.primary, plan=self.plan)]
         with open(self.dir / "claims.csv", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(CLAIM_COLUMNS))
             w.writeheader()
@@ -173,8 +180,8 @@ class Report:
         (self.dir / "tables" / "claims.md").write_text(
             shown.to_markdown(index=False, floatfmt=".4g") + "\n")
         (self.dir / "tables" / "claims.tex").write_text(
-            to_latex(df[["claim", "source_value", "measured", "ci_low", "ci_high", "p_holm",
-                         "verdict"]], ".4g", "Claims and verdicts"))
+            to_latex(df[["family", "claim", "source_value", "measured", "ci_low", "ci_high",
+                         "p_holm", "mde", "verdict"]], ".4g", "Claims and verdicts"))
         if self.smoke:
             _display_banner()
         _display(styled_claims(df))
@@ -219,7 +226,7 @@ def format_number(v) -> str:
 def styled_claims(df):
     """The claims table for a notebook: full text (wrapped), formatted numbers, verdicts
     coloured."""
-    num = ["measured", "ci_low", "ci_high", "p", "p_holm"]
+    num = ["measured", "ci_low", "ci_high", "p", "p_exact", "p_holm", "p_equiv", "delta", "mde"]
     shown = df.copy()
     for c in num:
         shown[c] = [format_number(v) for v in shown[c]]

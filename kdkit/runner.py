@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -419,7 +419,7 @@ def plan_runs(names: list[str], *, params_file: str | None, smoke: bool,
 
 def main_run(names: list[str], *, all_studies: bool, params_file: str | None, smoke: bool,
              overrides: list[str], out: str | None, progress: bool = True,
-             replace_full: bool = False) -> int:
+             replace_full: bool = False, until_decided: bool = False) -> int:
     """The ``kdkit run`` command; returns the process exit code (0 ok, 1 failed, 2 usage)."""
     if all_studies:
         names = studies()
@@ -429,6 +429,8 @@ def main_run(names: list[str], *, all_studies: bool, params_file: str | None, sm
         return 2
     try:
         plans = plan_runs(names, params_file=params_file, smoke=smoke, overrides=overrides)
+        if until_decided:
+            check_until_decided(plans)
     except _params.ParamError as e:
         print(f"kdkit run: {e}", file=sys.stderr)
         return 2
@@ -446,12 +448,59 @@ def main_run(names: list[str], *, all_studies: bool, params_file: str | None, sm
         for plan in plans:
             t0 = time.perf_counter()
             ok = run_study(plan, out_root, progress=progress, replace_full=replace_full)
+            look = next_look(plan, out_root) if ok and until_decided else None
+            while look is not None:
+                ok = run_study(look, out_root, progress=progress, replace_full=True)
+                look = next_look(look, out_root) if ok else None
             results.append((plan.name, ok, time.perf_counter() - t0))
     except (Interrupted, KeyboardInterrupt):
         return 130
     if len(plans) > 1:
         print(summary_table(results, out_root))
     return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def check_until_decided(plans: list[Plan]) -> None:
+    """``--until-decided`` needs a seed plan and primary claims in every study it runs."""
+    from .sequential import SeedPlan
+
+    for plan in plans:
+        if SeedPlan.from_param(plan.values.get("seeds")) is None:
+            raise _params.ParamError(
+                f"{plan.name}: --until-decided needs seeds as a plan, e.g. "
+                "-p 'seeds={start: 5, step: 5, max: 40}'; got a list")
+        if not plan.values.get("primary"):
+            raise _params.ParamError(f"{plan.name}: --until-decided stops when every primary "
+                                     "claim is decided; declare them (primary: [ids])")
+
+
+def next_look(plan: Plan, out_root: Path) -> Plan | None:
+    """The run of the next look of ``plan``'s seed plan, or None when every primary claim of
+    its report is decided (or not testable) or the plan's last look has run. The next run
+    reuses finished jobs from the job cache."""
+    from .report import read_claims
+    from .sequential import SeedPlan
+
+    seeds = plan.values["seeds"]
+    seq = SeedPlan.from_param(seeds)
+    n = int(seeds.get("n", seq.start))
+    rows = read_claims(out_root / plan.name / "claims.csv")
+    open_ = [r["id"] for r in rows if r.get("family") == "primary"
+             and r["verdict"] == "inconclusive"]
+    nxt = seq.next_n(n)
+    if not open_:
+        print(f"[kdkit] {plan.name}: every primary claim decided at {n} seeds")
+        return None
+    if nxt is None:
+        print(f"[kdkit] {plan.name}: {len(open_)} primary claims still open at the plan's "
+              f"maximum ({n} seeds): {', '.join(open_)}")
+        return None
+    print(f"[kdkit] {plan.name}: {len(open_)} primary claims open at {n} seeds "
+          f"({', '.join(open_)}); next look at {nxt} seeds")
+    values = {**plan.values, "seeds": {**seeds, "n": nxt}}
+    if "cache" in values:
+        values["cache"] = True
+    return replace(plan, values=values)
 
 
 def summary_table(results, out_root: Path) -> str:
@@ -483,6 +532,7 @@ def study_checks(study: str, values: dict) -> None:
             raise _params.ParamError(f"{study}: {e}") from None
     if values.get("workers", 1) < 1:
         raise _params.ParamError(f"{study}: workers must be at least 1")
+    values = evidence_checks(study, values)
     try:
         module = importlib.import_module(f"kdkit.studies.{study}")
     except ModuleNotFoundError:
@@ -493,3 +543,30 @@ def study_checks(study: str, values: dict) -> None:
             check(values)
         except (ValueError, KeyError) as e:
             raise _params.ParamError(f"{study}: {e}") from None
+
+
+def evidence_checks(study: str, values: dict) -> dict:
+    """Check the evidence plan every study shares — ``seeds`` (a list of seeds ≥ 0, or a plan
+    ``{start, step, max}``), ``primary`` (claim ids) and ``delta`` (smallest effects of
+    interest) — and return the values with a plan's seeds as this look's list."""
+    from .claims import Deltas
+    from .sequential import resolve_seeds
+
+    out = dict(values)
+    if "seeds" in values:
+        try:
+            out["seeds"], _ = resolve_seeds(values["seeds"])
+        except ValueError as e:
+            raise _params.ParamError(f"{study}: {e}") from None
+        bad = [s for s in out["seeds"] if not isinstance(s, int) or s < 0]
+        if bad:
+            raise _params.ParamError(f"{study}: seeds must be integers ≥ 0; got {bad}")
+    primary = values.get("primary") or []
+    if not all(isinstance(k, str) and k for k in primary):
+        raise _params.ParamError(f"{study}: primary must be a list of claim ids (strings, as in "
+                                 f"the id column of claims.csv); got {primary!r}")
+    try:
+        Deltas(values.get("delta"))
+    except (ValueError, AttributeError) as e:
+        raise _params.ParamError(f"{study}: {e}") from None
+    return out

@@ -24,7 +24,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from .claims import CLAIM_COLUMNS, VERDICTS
 from .report import format_number, read_claims
 
-NUMERIC = ("measured", "ci_low", "ci_high", "p", "p_holm")
+NUMERIC = ("measured", "ci_low", "ci_high", "p", "p_exact", "p_holm", "p_equiv", "delta", "mde",
+           "seeds_needed")
 
 
 def _env() -> Environment:
@@ -113,9 +114,10 @@ def write_study_page(folder: Path, *, failed: str = "", link_notebook: bool = Tr
     run = _read_json(folder / "run.json")
     page = _read_json(folder / "page.json")
     claims = read_claims(folder / "claims.csv") if (folder / "claims.csv").exists() else []
-    for r in claims:
+    for i, r in enumerate(claims):
         r["shown"] = {c: format_number(r.get(c, "")) if c in NUMERIC else r.get(c, "")
                       for c in CLAIM_COLUMNS}
+        r["first_of_family"] = i == 0 or r.get("family") != claims[i - 1].get("family")
     figures = [f for f in page.get("figures", []) if (folder / f["file"]).exists()]
     listed = {f["file"] for f in figures}
     figures += [{"name": p.stem, "file": f"figures/{p.name}", "caption": ""}

@@ -4,14 +4,21 @@ Every study runs each configuration over several seeds. ``mean_ci`` summarises o
 values with Student's t interval; ``paired_test`` compares two methods evaluated on the same
 seeds, on the per-seed differences d_1 … d_n:
 
-* with at least ``MIN_T_PAIRS`` (5) pairs that do not all agree, a paired t-test;
-* with fewer pairs, or when every difference is the same (t is then infinite or undefined),
-  the **exact sign-flip permutation test**: under H0 the sign of each d_i is a fair coin, so
-  p = #{ε ∈ {±1}^n : |Σ ε_i d_i| ≥ |Σ d_i|} / 2^n over all 2^n sign patterns. It never goes
-  below 2 / 2^n (0.25 for three pairs), which no test on n pairs can honestly beat.
+* with fewer than ``MIN_T_PAIRS`` (5) pairs, or when every difference is the same (t is then
+  infinite or undefined), the **exact sign-flip permutation test**: under H0 the sign of each
+  d_i is a fair coin, so p = #{ε ∈ {±1}^n : |Σ ε_i d_i| ≥ |Σ d_i|} / 2^n over all 2^n sign
+  patterns. It never goes below 2 / 2^n (0.25 for three pairs), which no test on n pairs can
+  honestly beat;
+* with 5 to 9 pairs, the paired t-test (the exact test cannot go below 2/32 = 0.0625 at n = 5,
+  so at this size a verdict leans on the t-test's normality);
+* from ``MIN_PERMUTATION_PAIRS`` (10) pairs on, the confirmatory p is the sign-flip test again,
+  which needs no normality: exact up to 30 pairs, above that over ``MC_DRAWS`` random sign
+  patterns drawn from a fixed generator (the same p on every run).
 
-The exact p is reported beside the t-test's for n ≤ 20 (``p_exact``), and ``test`` names the
-test behind ``p_value``. ``holm`` adjusts a family of p-values (Holm, 1979).
+``p_exact`` (the sign-flip p) is reported beside ``p_value`` always; ``test`` names the test
+behind ``p_value``. :func:`equivalence_test` is the two one-sided tests (TOST) of "|mean| < δ";
+:func:`prediction_p` holds a single reported run against where one run of ours would fall;
+``holm`` adjusts a family of p-values (Holm, 1979).
 """
 
 from __future__ import annotations
@@ -81,32 +88,56 @@ def prediction_interval(values: Iterable[float], confidence: float = 0.95) -> tu
 
 
 MIN_T_PAIRS = 5
-EXACT_MAX_PAIRS = 20
+MIN_PERMUTATION_PAIRS = 10
+EXACT_MAX_PAIRS = 30
+MC_DRAWS = 200_000
 T_TEST, SIGN_FLIP = "paired t-test", "exact sign-flip test"
+MC_SIGN_FLIP = "sign-flip test (200,000 draws)"
 
 
-def sign_flip_p(d: Sequence[float]) -> float:
-    """Exact two-sided p of the mean of ``d`` under random sign flips (all 2^n patterns).
+def _sign_sums(d: np.ndarray) -> np.ndarray:
+    """Σ ε_i d_i over all 2^n sign patterns ε (n small)."""
+    signs = 1 - 2 * ((np.arange(2 ** d.size)[:, None] >> np.arange(d.size)) & 1)
+    return signs @ d
+
+
+def sign_flip_p(d: Sequence[float], *, exact_only: bool = True) -> float:
+    """Two-sided p of the mean of ``d`` under random sign flips: exact over all 2^n patterns
+    up to ``EXACT_MAX_PAIRS`` pairs (meet in the middle: the sums of the two halves' patterns,
+    one sorted, so 2^30 patterns cost 2^15 · log 2^15); above that, with ``exact_only=False``,
+    over ``MC_DRAWS`` patterns from a fixed generator, (1 + #{|sum| ≥ observed}) / (1 + draws).
 
     Sums within a relative 1e-12 of the observed one count as ties (as large), so equal
     differences that differ by float rounding are treated as equal.
     """
     d = np.asarray(d, dtype=float)
     n = d.size
-    if n > EXACT_MAX_PAIRS:
-        raise ValueError(f"the exact sign-flip test enumerates 2^n patterns; n = {n} > "
-                         f"{EXACT_MAX_PAIRS}")
     observed = abs(d.sum())
-    signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
-    sums = np.abs(signs @ d)
     tol = 1e-12 * max(np.abs(d).sum(), 1e-300)
-    return float((sums >= observed - tol).mean())
+    if observed <= tol:
+        return 1.0
+    if n > EXACT_MAX_PAIRS:
+        if exact_only:
+            raise ValueError(f"the exact sign-flip test enumerates 2^n patterns; n = {n} > "
+                             f"{EXACT_MAX_PAIRS}")
+        rng = np.random.default_rng(20_240_917)
+        hits = 0
+        for _ in range(MC_DRAWS // 20_000):
+            signs = rng.choice((-1.0, 1.0), size=(20_000, n))
+            hits += int((np.abs(signs @ d) >= observed - tol).sum())
+        return float((1 + hits) / (1 + MC_DRAWS))
+    half = n // 2
+    left, right = _sign_sums(d[:half]), np.sort(_sign_sums(d[half:]))
+    upper = right.size - np.searchsorted(right, observed - tol - left, side="left")
+    lower = np.searchsorted(right, -observed + tol - left, side="right")
+    return float((upper.sum() + lower.sum()) / 2 ** n)
 
 
 @dataclass(frozen=True)
 class PairedComparison:
     """Method A minus method B on the same seeds; ``test`` names the test behind
-    ``p_value``; ``p_exact`` is the exact sign-flip p (None above 20 pairs)."""
+    ``p_value``; ``p_exact`` is the sign-flip p (exact up to 30 pairs, 200,000 draws above);
+    ``sd`` the SD of the per-seed differences."""
 
     mean_diff: float
     ci_low: float
@@ -115,6 +146,7 @@ class PairedComparison:
     p_exact: float | None
     test: str
     n: int
+    sd: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -122,20 +154,53 @@ class PairedComparison:
 
 def paired_test(a: Sequence[float], b: Sequence[float],
                 confidence: float = 0.95) -> PairedComparison:
-    """Two-sided paired test of a − b (module docstring): the t-test with ≥ 5 pairs that do not
-    all agree, else the exact sign-flip test. All differences 0 gives p = 1."""
+    """Two-sided paired test of a − b (module docstring): the exact sign-flip test below 5
+    pairs or when all differences agree, the t-test for 5–9 pairs, the sign-flip test (exact to
+    30 pairs, Monte Carlo above) from 10 pairs on. All differences 0 gives p = 1."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.size < 2:
         raise ValueError("paired_test needs two equal-length sequences of at least 2 values")
     d = a - b
     est = mean_ci(d, confidence)
-    exact = sign_flip_p(d) if d.size <= EXACT_MAX_PAIRS else None
+    exact = sign_flip_p(d, exact_only=False)
+    sign_test = SIGN_FLIP if d.size <= EXACT_MAX_PAIRS else MC_SIGN_FLIP
     all_equal = np.ptp(d) <= 1e-12 * np.abs(d).max() if np.any(d) else True
-    if d.size < MIN_T_PAIRS or all_equal:
-        test, p = SIGN_FLIP, exact
+    if d.size < MIN_T_PAIRS or all_equal or d.size >= MIN_PERMUTATION_PAIRS:
+        test, p = sign_test, exact
     else:
         test, p = T_TEST, float(_st.ttest_rel(a, b).pvalue)
-    return PairedComparison(est.mean, est.ci_low, est.ci_high, p, exact, test, int(d.size))
+    return PairedComparison(est.mean, est.ci_low, est.ci_high, p, exact, test, int(d.size),
+                            est.std)
+
+
+def equivalence_test(d: Sequence[float], delta: float) -> float:
+    """TOST p of "−δ < mean(d) < δ" (Schuirmann, 1987): the larger of the one-sided t-test
+    p-values of H0: mean ≤ −δ and H0: mean ≥ δ; a small p means no effect larger than δ.
+    Differences that do not vary give 0 inside (−δ, δ) and 1 outside."""
+    d = np.asarray(d, dtype=float)
+    if d.size < 2 or not delta > 0:
+        raise ValueError("equivalence_test needs at least 2 differences and δ > 0")
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    if sd == 0:
+        return 0.0 if abs(mean) < delta else 1.0
+    se, df = sd / np.sqrt(d.size), d.size - 1
+    p_low = _st.t.sf((mean + delta) / se, df)     # H0: mean ≤ −δ
+    p_high = _st.t.cdf((mean - delta) / se, df)   # H0: mean ≥ δ
+    return float(max(p_low, p_high))
+
+
+def prediction_p(values: Sequence[float], claimed: float) -> float:
+    """Two-sided p that one new run gives ``claimed``, from n runs: t = (claimed − mean) /
+    (sd·√(1 + 1/n)) on n − 1 df. ``claimed`` lies outside the 95 % prediction interval exactly
+    when p < 0.05 (:func:`prediction_interval`)."""
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        raise ValueError("prediction_p needs at least two values")
+    sd = float(x.std(ddof=1))
+    if sd == 0:
+        return 1.0 if claimed == x.mean() else 0.0
+    t = (claimed - x.mean()) / (sd * np.sqrt(1 + 1 / x.size))
+    return float(2 * _st.t.sf(abs(t), x.size - 1))
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

@@ -178,3 +178,28 @@ def test_single_target_metrics_tie_and_mrr():
     assert m["Recall@2"] == pytest.approx(0.5)
     assert m["NDCG@1"] == 0.0 and m["NDCG@2"] == pytest.approx(0.5 / math.log2(3))
     assert m["MRR"] == pytest.approx((1 / 2 + 1 / 3) / 2)
+
+
+def test_validation_halves_split_users_and_mask_only_training_items():
+    import numpy as np
+
+    from kdkit.data.interactions import Interactions
+    from kdkit.recsys.metrics import ranking_task, validation_halves
+
+    # 6 users, 5 items; every user has one train, one valid and one test item
+    train = np.array([[u, 0] for u in range(6)])
+    valid = np.array([[u, 1 + u % 2] for u in range(6)])
+    test = np.array([[u, 3 + u % 2] for u in range(6)])
+    data = Interactions("toy", 6, 5, train, valid, test)
+    select, gate = validation_halves(np.arange(6))
+    assert len(select) == len(gate) == 3 and not set(select) & set(gate)
+    v, g = ranking_task(data, "valid"), ranking_task(data, "gate")
+    assert list(v.users) == list(select) and list(g.users) == list(gate)
+    # validation masks the training item only: the test item stays rankable
+    for task in (v, g):
+        masked = task.exclude[task.users].toarray()
+        assert masked[:, 0].all() and not masked[:, 3:].any() and not masked[:, 1:3].any()
+    t = ranking_task(data, "test")
+    masked = t.exclude[t.users].toarray()
+    assert masked[np.arange(6), 0].all() and masked[np.arange(6), 1 + np.arange(6) % 2].all()
+    assert len(ranking_task(data, "valid-all").users) == 6

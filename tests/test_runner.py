@@ -128,3 +128,40 @@ def test_default_report_root_is_the_project_reports_whatever_the_cwd(tmp_path, m
     monkeypatch.setenv("KDKIT_PROJECT", str(runner.project_root()))
     assert cli.main(["run", "bpr_kd"]) == 0
     assert seen["out"] is None  # main_run then uses the project's reports/ (or scratch/)
+
+
+SEQ_BODY = """\
+import numpy as np
+from kdkit.claims import paired_claim
+from kdkit.report import Report
+from kdkit.sequential import resolve_seeds
+seed_list, plan = resolve_seeds(seeds)
+r = Report(report_dir, "seq", smoke=False, primary=primary, plan=plan)
+diff = np.array([np.random.default_rng(s).normal(effect, 1.0) for s in seed_list])
+r.metrics({"n": len(seed_list)})
+r.claims([paired_claim(diff, np.zeros_like(diff), ">", "an effect", key="effect")])
+"""
+
+
+def test_until_decided_adds_seeds_look_by_look(tmp_path, monkeypatch):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    write_notebook(nbdir / "seq.ipynb", "from typing import Union\n"
+                   "seeds: Union[list, dict] = [0, 1]\nprimary: list = []\n"
+                   "effect = 0.0\nreport_dir = None\n", SEQ_BODY)
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: nbdir)
+    monkeypatch.setattr(runner, "params_dir", lambda: tmp_path / "params")
+    out = tmp_path / "reports"
+    plan = ["-p", "seeds={start: 5, step: 5, max: 15}", "-p", "primary=[effect]"]
+    # a list of seeds cannot be extended: exit 2 before any kernel
+    assert run("seq", "--until-decided", "-p", "primary=[effect]", "--out", str(out)) == 2
+    assert not (out / "seq").exists()
+    # no effect: every look runs, up to the plan's maximum
+    assert run("seq", *plan, "--until-decided", "--out", str(out)) == 0
+    assert json.loads((out / "seq" / "metrics.json").read_text())["n"] == 15
+    note = (out / "seq" / "claims.csv").read_text()
+    assert "look at 15 of 15 planned seeds" in note
+    # a large effect is decided at the first look (5 seeds, α spent there 0.05 · 5/15)
+    assert run("seq", *plan, "-p", "effect=5.0", "--until-decided", "--out", str(out)) == 0
+    assert json.loads((out / "seq" / "metrics.json").read_text())["n"] == 5
+    assert "supported" in (out / "seq" / "claims.csv").read_text()

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from kdkit.report import format_number, read_claims
+from kdkit.site import NUMERIC
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -19,7 +20,6 @@ pytestmark = pytest.mark.skipif(
     "test does this) to run the browser test")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-NUMERIC = ("measured", "ci_low", "ci_high", "p", "p_holm")
 
 
 @pytest.fixture(scope="module")

@@ -254,16 +254,44 @@ def full_ranking_metrics(score_all, held_out: sp.csr_matrix, exclude=(), ks=(10,
                      split=split, batch_size=batch_size)
 
 
+GATE_SEED = 20_211_201
+
+
+def validation_halves(users: np.ndarray, seed: int = GATE_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Split the validation users in two fixed halves: ``select`` (early stopping and tuning)
+    and ``gate`` (held out: the teacher and control gates, judged on data that chose neither a
+    checkpoint nor a hyperparameter). Same users ⇒ same halves."""
+    users = np.sort(np.asarray(users))
+    order = np.random.default_rng(seed).permutation(len(users))
+    return np.sort(users[order[::2]]), np.sort(users[order[1::2]])
+
+
 def ranking_task(data, split: str) -> RankingTask:
-    """The :class:`RankingTask` of ranking ``data``'s ``split`` ('valid' or 'test') with the
-    training items and the other held-out split masked; built once and kept in ``data``."""
-    if split not in ("test", "valid"):
-        raise ValueError(f"split must be test or valid, got {split!r}")
+    """The :class:`RankingTask` of ranking ``data``'s ``split``, built once and kept in ``data``:
+
+    * ``test``: the test items, with the training and validation items masked;
+    * ``valid``: the validation items of the *select* half of the validation users
+      (:func:`validation_halves`), only the training items masked (test membership must not
+      steer early stopping or tuning);
+    * ``gate``: the same for the held-out half of the validation users;
+    * ``valid-all``: every validation user, only training items masked.
+    """
+    if split not in ("test", "valid", "gate", "valid-all"):
+        raise ValueError(f"split must be test, valid, gate or valid-all, got {split!r}")
     cache = data.__dict__.setdefault("_cache", {})
     if ("ranking", split) not in cache:
-        other = {"test": "valid", "valid": "test"}[split]
-        cache[("ranking", split)] = RankingTask.build(
-            data.matrix(split), (data.matrix("train"), data.matrix(other)))
+        if split == "test":
+            held, exclude = data.matrix("test"), (data.matrix("train"), data.matrix("valid"))
+        else:
+            held, exclude = data.matrix("valid"), (data.matrix("train"),)
+            if split != "valid-all":
+                users = np.flatnonzero(np.diff(held.tocsr().indptr))
+                keep = validation_halves(users)[0 if split == "valid" else 1]
+                rows = np.zeros(held.shape[0], dtype=np.float32)
+                rows[keep] = 1
+                held = (sp.diags(rows) @ held).tocsr()
+                held.eliminate_zeros()
+        cache[("ranking", split)] = RankingTask.build(held, exclude)
     return cache[("ranking", split)]
 
 
@@ -271,9 +299,9 @@ def evaluate(model, data, split: str = "test", ks=(10,), *, name: str | None = N
              first_hit: bool = True) -> dict[str, float]:
     """Full-ranking metrics of ``model.score_all`` on ``data``'s ``split``.
 
-    Training items are masked; when evaluating on test the validation items are masked too
-    (and vice versa), as in the reference protocols. The masks are built once per data set and
-    split (:func:`ranking_task`).
+    Training items are masked; on test the validation items are masked too; validation
+    (``valid``: the select half of its users, ``gate``: the held-out half) masks only training
+    items. The masks are built once per data set and split (:func:`ranking_task`).
     """
     model.eval()
     device = next((p.device for p in model.parameters()), None) \

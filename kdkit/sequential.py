@@ -1,0 +1,93 @@
+"""Sequential seeds: add seeds in batches until the primary claims are decided, keeping α.
+
+A plan ``{start: 5, step: 5, max: 40}`` runs ``start`` seeds, judges the claims, and adds
+``step`` more until every primary claim is decided or ``max`` is reached. Looking at the data
+after each batch and stopping when a test rejects would inflate the false-decision rate if every
+look used the full α. The rule here is **alpha spending** (Lan & DeMets, 1983, *Discrete
+sequential boundaries for clinical trials*, Biometrika 70(3)): look k, at n_k of the planned
+n_max seeds, may spend
+
+    α_k = f(n_k / n_max) − f(n_{k−1} / n_max),      f(t) = α · t     (linear spending)
+
+and by the union (Bonferroni) bound the probability of *any* false decision over all looks is at
+most Σ α_k = f(1) = α, however the looks are correlated and whenever the run stops. Holm then runs
+within each claim family at level α_k. This is more conservative than exact group-sequential
+boundaries (which use the looks' correlation), but it needs no normality across looks and holds
+for the exact and permutation tests alike. A plain seed list is a single look at the full α.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    """``start`` seeds first, then ``step`` more per look, at most ``max`` (seeds 0, 1, …)."""
+
+    start: int
+    step: int
+    max: int
+
+    def __post_init__(self):
+        if not (1 <= self.start <= self.max and self.step >= 1):
+            raise ValueError("a seed plan needs 1 ≤ start ≤ max and step ≥ 1, got "
+                             f"start={self.start}, step={self.step}, max={self.max}")
+
+    @classmethod
+    def from_param(cls, value) -> SeedPlan | None:
+        """The plan of a ``seeds`` parameter: a dict ``{start, step, max}``; None for a list."""
+        if not isinstance(value, dict):
+            return None
+        unknown = set(value) - {"start", "step", "max", "n"}
+        if unknown or not {"start", "step", "max"} <= set(value):
+            raise ValueError("seeds as a plan is {start: N, step: N, max: N} (optionally n: the "
+                             f"seeds run so far); got {value!r}")
+        return cls(int(value["start"]), int(value["step"]), int(value["max"]))
+
+    def looks(self) -> list[int]:
+        """The seed counts at which the claims are judged."""
+        out = list(range(self.start, self.max, self.step))
+        return out + [self.max]
+
+    def look(self, n: int) -> int:
+        """The index (0-based) of the look at n seeds."""
+        looks = self.looks()
+        if n not in looks:
+            raise ValueError(f"{n} seeds is not a look of {self} (looks: {looks})")
+        return looks.index(n)
+
+    def next_n(self, n: int) -> int | None:
+        """The seed count of the look after n (None after the last)."""
+        looks = self.looks()
+        i = self.look(n)
+        return looks[i + 1] if i + 1 < len(looks) else None
+
+    def alpha(self, n: int, alpha: float = 0.05) -> float:
+        """α_k spent at the look with n seeds (module docstring)."""
+        looks = self.looks()
+        i = self.look(n)
+        prev = looks[i - 1] if i else 0
+        return alpha * (n - prev) / self.max
+
+    def seeds(self, n: int) -> list[int]:
+        return list(range(n))
+
+    def planned_mde(self, sd: float, alpha: float = 0.05, tests: int = 1) -> float:
+        """The effect a claim decides with 80 % power by the last look, when its per-seed
+        differences have SD ``sd`` and its family holds ``tests`` hypotheses (Bonferroni, the
+        strictest Holm step): the plan's promise before any seed is run."""
+        from .power import mde
+
+        return mde(sd, self.max, self.alpha(self.max, alpha) / tests)
+
+
+def resolve_seeds(value) -> tuple[list[int], SeedPlan | None]:
+    """The seed list a run uses and its plan: a list is itself with no plan; a plan runs its
+    first look (or ``n`` seeds when given, as ``kdkit run --until-decided`` does)."""
+    plan = SeedPlan.from_param(value)
+    if plan is None:
+        return list(value), None
+    n = int(value.get("n", plan.start))
+    plan.look(n)
+    return plan.seeds(n), plan

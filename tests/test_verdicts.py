@@ -1,0 +1,217 @@
+"""The decisive-verdict core: families, equivalence, size claims, power, sequential seeds, gates."""
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+from kdkit.claims import Claim, Deltas, finalize, paired_claim, size_claim, teacher_gate
+from kdkit.power import mde, power, seeds_needed
+from kdkit.sequential import SeedPlan, resolve_seeds
+from kdkit.stats import equivalence_test, paired_test, prediction_p, sign_flip_p
+
+A5 = [0.31, 0.52, 0.70, 0.45, 0.26]
+B5 = [0.20, 0.40, 0.60, 0.35, 0.15]   # A − B = .11 .12 .10 .10 .11
+NEAR0 = [0.01, -0.02, 0.015, 0.0, 0.005]  # mean 0.002, sd 0.0135093
+
+
+# ---------------------------------------------------------------- equivalence (TOST)
+def test_tost_by_hand():
+    # se = 0.0135093 / √5 = 0.0060415; t_low = (0.002 + 0.03) / se = 5.2967,
+    # t_high = (0.002 − 0.03) / se = −4.6346 on 4 df; p = max of the two one-sided p-values
+    se = 0.0135093 / np.sqrt(5)
+    by_hand = max(st.t.sf((0.002 + 0.03) / se, 4), st.t.cdf((0.002 - 0.03) / se, 4))
+    assert by_hand == pytest.approx(0.004887, abs=2e-6)
+    assert equivalence_test(NEAR0, 0.03) == pytest.approx(by_hand, rel=1e-4)
+    # a δ inside the noise cannot be shown: p large
+    assert equivalence_test(NEAR0, 0.005) > 0.3
+
+
+def test_tost_gives_the_fourth_outcome():
+    b = [0.5, 0.6, 0.4, 0.55, 0.45]
+    a = list(np.add(b, NEAR0))
+    c = finalize([paired_claim(a, b, ">", "KD beats the student", key="kd", delta=0.03,
+                               delta_why="one point of accuracy")])[0]
+    assert c.verdict == "not supported" and c.p_holm > 0.05
+    # Holm over 2 hypotheses (the direction and the equivalence test) of the secondary family
+    assert c.p_equiv == pytest.approx(2 * equivalence_test(NEAR0, 0.03), rel=1e-6)
+    assert c.note.startswith("equivalent within ±0.03") and "one point of accuracy" in c.note
+    # without δ the same data stay inconclusive, and the note says absence cannot be shown
+    c = finalize([paired_claim(a, b, ">", "KD beats the student")])[0]
+    assert c.verdict == "inconclusive" and "no δ declared" in c.note
+
+
+def test_deltas_parse_and_refuse_bad_values():
+    d = Deltas({"Recall@10": {"value": 0.005, "why": "half a point"}, "acc": 0.01})
+    assert d("Recall@10") == 0.005 and d.why("Recall@10") == "half a point"
+    assert d("acc") == 0.01 and d("NDCG@10") is None
+    with pytest.raises(ValueError, match="positive number"):
+        Deltas({"acc": -1})
+
+
+# ---------------------------------------------------------------- families
+def test_holm_runs_within_each_family_by_hand():
+    strong = paired_claim(A5, B5, ">", "strong", key="strong")
+    # p ≈ 0.03: survives Holm alone in its family, not beside another such test
+    wa, wb = [0.31, 0.40, 0.52, 0.30, 0.41], [0.30, 0.38, 0.50, 0.29, 0.36]
+    weak1 = paired_claim(wa, wb, ">", "weak 1", key="w1")
+    weak2 = paired_claim(wa, wb, ">", "weak 2", key="w2")
+    value = Claim("a value", "1", 1.0, None, None, "supported", id="v")
+    out = finalize([weak2, strong, weak1, value], primary=["w1", "strong"])
+    fam = {c.id: c.family for c in out}
+    assert fam == {"w1": "primary", "strong": "primary", "w2": "secondary", "v": "descriptive"}
+    assert [c.family for c in out] == ["primary", "primary", "secondary", "descriptive"]
+    by = {c.id: c for c in out}
+    # primary: 2 tests; sorted p: strong, w1 -> ×2, ×1 (running max)
+    assert by["w1"].p_holm == pytest.approx(max(2 * strong.p, weak1.p))
+    assert by["w1"].verdict == "supported"
+    # secondary: w2 alone, Holm ×1 -> raw p, supported
+    assert by["w2"].p_holm == pytest.approx(weak2.p) and by["w2"].verdict == "supported"
+    # all in one family (nothing declared): w1 and w2 are ×2 -> inconclusive
+    one = {c.id: c for c in finalize([weak2, strong, weak1, value])}
+    assert one["w1"].p_holm == pytest.approx(min(1, 2 * weak1.p))
+    assert one["w1"].verdict == "inconclusive"
+
+
+def test_declared_primary_that_was_not_run_is_a_row():
+    out = finalize([paired_claim(A5, B5, ">", "a", key="a")], primary=["a", "missing@64"])
+    row = next(c for c in out if c.id == "missing@64")
+    assert row.family == "primary" and row.verdict == "not testable"
+
+
+def test_claim_ids_must_be_unique():
+    with pytest.raises(ValueError, match="unique"):
+        finalize([paired_claim(A5, B5, ">", "a", key="x"), paired_claim(A5, B5, ">", "b",
+                                                                       key="x")])
+
+
+# ---------------------------------------------------------------- size claims
+def test_size_claim_is_separate_and_needs_a_comparable_setting():
+    a, b = [0.22, 0.24, 0.23, 0.25, 0.21], [0.20, 0.21, 0.20, 0.22, 0.20]
+    elsewhere = size_claim(a, b, "teacher beats student by 44 %", 0.44,
+                           differs="synthetic data, not the source's set")
+    assert elsewhere.verdict == "not testable" and "synthetic data" in elsewhere.note
+    assert elsewhere.test is None  # not in any Holm family
+    rel = np.divide(a, b) - 1
+    c = finalize([size_claim(a, b, "by 44 %", 0.44, key="s")])[0]
+    assert c.p == pytest.approx(prediction_p(rel, 0.44))
+    assert c.verdict == "not supported"  # +44 % lies far outside where one run falls here
+    c = finalize([size_claim(a, b, "by 10 %", 0.10, key="s")])[0]
+    assert c.verdict == "supported"      # consistent with our runs, and the sign holds
+    # the direction claim on the same data is judged by the paired test alone
+    d = finalize([paired_claim(a, b, ">", "teacher beats student", claimed_rel=0.44)])[0]
+    assert d.verdict == "supported"
+
+
+def test_prediction_p_matches_the_prediction_interval():
+    from kdkit.stats import prediction_interval
+    x = [1.0, 2.0, 3.0, 2.5, 1.5]
+    lo, hi = prediction_interval(x)
+    assert prediction_p(x, hi) == pytest.approx(0.05)
+    assert prediction_p(x, lo) == pytest.approx(0.05)
+
+
+# ---------------------------------------------------------------- power
+def test_power_by_known_values():
+    # G*Power, paired t-test, two-sided α = 0.05, 80 %: d = 0.5 needs 34 pairs
+    assert seeds_needed(0.5, 1.0, 0.05) == 34
+    assert power(0.5, 1.0, 34, 0.05) >= 0.8 > power(0.5, 1.0, 33, 0.05)
+    m = mde(1.0, 10, 0.05)
+    assert power(m, 1.0, 10, 0.05) == pytest.approx(0.8, abs=1e-6)
+    assert m > (1.959964 + 0.841621) / np.sqrt(10)  # above the normal approximation
+    assert mde(2.0, 10, 0.05) == pytest.approx(2 * m)
+
+
+def test_every_tested_claim_gets_mde_and_seeds_needed():
+    a = [0.30, 0.33, 0.29, 0.34, 0.31]
+    b = [0.29, 0.30, 0.30, 0.31, 0.30]
+    c = finalize([paired_claim(a, b, ">", "small effect", key="k", delta=0.02)])[0]
+    sd = np.std(np.subtract(a, b), ddof=1)
+    # level: this claim's Holm step among its family's 2 hypotheses
+    assert c.mde is not None and c.seeds_needed is not None
+    assert c.mde in (pytest.approx(mde(sd, 5, 0.05 / 2)), pytest.approx(mde(sd, 5, 0.05)))
+    if c.verdict == "inconclusive":
+        assert "underpowered" in c.note or "near δ" in c.note
+
+
+# ---------------------------------------------------------------- sequential seeds
+def test_seed_plan_looks_and_alpha_spending():
+    plan = SeedPlan(5, 5, 20)
+    assert plan.looks() == [5, 10, 15, 20]
+    assert sum(plan.alpha(n) for n in plan.looks()) == pytest.approx(0.05)
+    assert plan.next_n(5) == 10 and plan.next_n(20) is None
+    assert resolve_seeds({"start": 5, "step": 5, "max": 20, "n": 10}) == (list(range(10)), plan)
+    assert resolve_seeds([3, 4]) == ([3, 4], None)
+    with pytest.raises(ValueError, match="start"):
+        SeedPlan.from_param({"start": 5, "max": 20})
+    with pytest.raises(ValueError, match="look"):
+        resolve_seeds({"start": 5, "step": 5, "max": 20, "n": 7})
+
+
+def _sequential_study(rng, effects, plan, *, delta=None):
+    """Run one simulated study through the plan: paired values per claim, seeds added until
+    every primary claim is decided. Returns the final claims."""
+    pool = [(rng.normal(0, 1, plan.max), rng.normal(e, 1.0, plan.max)) for e in effects]
+    keys = [f"c{i}" for i in range(len(effects))]
+    n = plan.start
+    while True:
+        claims = [paired_claim(base[:n] + diff[:n], base[:n], ">", k, key=k, delta=delta)
+                  for (base, diff), k in zip(pool, keys)]
+        out = finalize(claims, primary=keys, plan=plan, power=False)
+        if all(c.verdict in ("supported", "not supported") for c in out) or n == plan.max:
+            return out
+        n = plan.next_n(n)
+
+
+def _margin(p, trials):
+    return 2.576 * np.sqrt(p * (1 - p) / trials)  # binomial, 99 %
+
+
+def test_sequential_rule_keeps_alpha_under_the_null():
+    # 2,000 null studies, three primary claims each (no true difference), δ declared: a
+    # decision "A beats B" / "A is below B" is false; "equivalent within δ" is not
+    rng = np.random.default_rng(7)
+    plan = SeedPlan(5, 5, 20)
+    trials, false = 2000, 0
+    for _ in range(trials):
+        out = _sequential_study(rng, [0.0, 0.0, 0.0], plan, delta=0.5)
+        false += any(c.verdict == "supported" or (c.verdict == "not supported"
+                                                   and "equivalent" not in c.note)
+                     for c in out)
+    assert false / trials <= 0.05 + _margin(0.05, trials)
+
+
+def test_sequential_rule_decides_the_planned_mde():
+    # one primary claim whose true effect is the plan's promised MDE (SD 1): decided by the last
+    # look in at least 80 % of 2,000 studies
+    rng = np.random.default_rng(11)
+    plan = SeedPlan(5, 5, 20)
+    effect = plan.planned_mde(1.0)
+    trials = 2000
+    decided = sum(_sequential_study(rng, [effect], plan)[0].verdict == "supported"
+                  for _ in range(trials))
+    assert decided / trials >= 0.8 - _margin(0.8, trials)
+
+
+def test_confirmatory_test_is_a_permutation_test_from_ten_seeds():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.3, 1, 12), rng.normal(0, 1, 12)
+    c = paired_test(a, b)
+    assert c.test == "exact sign-flip test" and c.p_value == c.p_exact == sign_flip_p(a - b)
+    c9 = paired_test(a[:9], b[:9])
+    assert c9.test == "paired t-test" and c9.p_exact == sign_flip_p(a[:9] - b[:9])
+
+
+# ---------------------------------------------------------------- honest gates
+def test_gate_that_passes_on_selected_maxima_fails_on_held_out_data():
+    # teacher and student are equally good (true score 0.30 on every seed); the teacher's curve
+    # is scored 30 times, the student's 5: the best points favour the teacher. A fresh score of
+    # each chosen checkpoint on held-out users (independent noise) shows no difference.
+    rng = np.random.default_rng(3)
+    seeds, noise = 10, 0.01
+    t_curve = 0.30 + rng.normal(0, noise, (seeds, 30))
+    s_curve = 0.30 + rng.normal(0, noise, (seeds, 5))
+    on_maxima = teacher_gate(t_curve.max(1), s_curve.max(1), data="validation (best epoch)")
+    assert on_maxima.ok
+    held_out = teacher_gate(0.30 + rng.normal(0, noise, seeds),
+                            0.30 + rng.normal(0, noise, seeds))
+    assert not held_out.ok and "held-out validation" in held_out.reason

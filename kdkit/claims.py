@@ -162,7 +162,15 @@ def direction_verdict(mean_diff: float, p_value: float, expect: str,
 def equivalence_verdict(p_direction: float, p_equiv: float | None, mean_diff: float,
                         expect: str, alpha: float = ALPHA) -> str:
     """The four outcomes of a direction claim: the direction when p_direction < α, else
-    "not supported" (no effect larger than δ) when p_equiv < α, else inconclusive."""
+    "not supported" (no effect larger than δ) when p_equiv < α, else inconclusive.
+
+    A claim of *no difference* (``expect='='``, "A is as good as B") is supported when the
+    equivalence test shows no effect larger than δ, not supported when the paired test shows a
+    difference, inconclusive otherwise."""
+    if expect == "=":
+        if p_equiv is not None and p_equiv < alpha:
+            return "supported"
+        return "not supported" if p_direction < alpha and mean_diff != 0 else "inconclusive"
     verdict = direction_verdict(mean_diff, p_direction, expect, alpha)
     if verdict == "inconclusive" and p_equiv is not None and p_equiv < alpha:
         return "not supported"
@@ -187,7 +195,8 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
                  delta_why: str = "", relative: bool = False,
                  claimed_rel: float | None = None, claimed: float | None = None,
                  gates=()) -> Claim:
-    """A direction claim "a {expect} b" from per-seed values (same seeds, same order).
+    """A direction claim "a {expect} b" from per-seed values (same seeds, same order);
+    ``expect='='`` claims no difference ("a is as good as b") and needs ``delta``.
 
     ``delta`` (the metric's smallest effect of interest) adds the equivalence test;
     ``relative`` adds the relative difference (of b's mean) to the note; ``claimed`` (absolute)
@@ -198,6 +207,9 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
     from .stats import equivalence_test, paired_test
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if expect == "=" and not delta:
+        raise ValueError(f"{text!r}: a claim of no difference (expect '=') needs δ, the "
+                         "smallest effect of interest")
     if len(a) < 2:
         return Claim(text, source_value, float(a.mean() - b.mean()), None, None, "inconclusive",
                      _join("one seed: direction shown, no test", note or ""), id=key,
@@ -418,7 +430,10 @@ def _holm_families(out: list[Claim], judged: list[int], level: float, plan,
             else:
                 verdict = equivalence_verdict(p_holm, p_eq, t.diff, t.expect, level)
                 extra = ""
-                if verdict == "not supported" and not p_holm < level:
+                if t.expect == "=" and verdict == "supported":
+                    extra = (f"equivalent within ±{t.delta:.4g} (TOST, Holm p = {p_eq:.3g})"
+                             + (f": {t.delta_why}" if t.delta_why else ""))
+                elif verdict == "not supported" and not p_holm < level:
                     why = f": {t.delta_why}" if t.delta_why else ""
                     extra = (f"equivalent within ±{t.delta:.4g} (no effect larger than δ; "
                              f"TOST, Holm p = {p_eq:.3g}){why}")

@@ -3,9 +3,10 @@
 It sets torch's thread count, turns a seed plan (``seeds: {start, step, max}``,
 :mod:`kdkit.sequential`) into this look's seed list, opens the :class:`~kdkit.report.Report`
 (a scratch folder for a notebook opened by hand, which it names), collects the notebook's
-parameters into ``p``, checks them with the study's own rules (one clear message for a bad value, as ``kdkit run``
-gives), and starts the job runner (``kdkit.jobs``: in-process, or Dask with ``workers`` > 1 or a
-``scheduler``). ``teardown(jobs)`` at the end shuts a local cluster down.
+parameters into ``p``, checks them with the study's own rules (one clear message for a bad
+value, as ``kdkit run`` gives), and starts the job runner (``kdkit.jobs``: in-process, or Dask
+with ``workers`` > 1 or a ``scheduler``). ``teardown(jobs)`` at the end shuts a local cluster
+down.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def power(effect: float, sd: float, n: int, alpha: float) -> float:
     df = n - 1
     crit = _st.t.ppf(1 - alpha / 2, df)
     nc = abs(effect) * math.sqrt(n) / sd
-    return float(_st.nct.sf(crit, df, nc) + _st.nct.cdf(-crit, df, nc))
+    # P(T < −crit) as sf(crit) of the mirrored noncentral t: nct.cdf is NaN for small df, large λ
+    return float(_st.nct.sf(crit, df, nc) + _st.nct.sf(crit, df, -nc))
 
 
 def mde(sd: float, n: int, alpha: float, target_power: float = POWER) -> float:

@@ -92,7 +92,12 @@ def test_study_runs_with_the_minilm_teacher(monkeypatch):
     assert set(t["results"]["model"]) == {"teacher", "student (no KD)", "uniform", "fisher",
                                          fl.control_name("shuffled")}
     assert list(t["fishers"].columns) == ["seed"] + [f"layer {i}" for i in range(1, 7)]
-    assert t["trials"].groupby("model").size().tolist() == [2, 2, 2, 2]  # parity, first seed
+    # parity on the first seed: the teacher's head dropout too
+    assert t["trials"].groupby("model").size().tolist() == [2, 2, 2, 2, 2]
+    assert set(t["trials"]["seed"]) == {0} and "teacher" in set(t["trials"]["model"])
+    res = t["results"].set_index(["seed", "model"])
+    assert res.loc[(1, "teacher"), "dropout"] == res.loc[(0, "teacher"), "dropout"]
+    assert t["results"]["gate NDCG@5"].notna().all()
     sizes = t["sizes"].set_index("model")["parameters"]
     assert sizes["teacher"] > 22_000_000 > sizes["student"]
 
@@ -109,4 +114,7 @@ def test_sasrec_study_tunes_on_the_first_seed_and_reuses_the_choice(monkeypatch)
     res = a["results"].set_index(["seed", "model"])
     for arm in ("uniform", "fisher", fl.control_name("untrained")):
         assert res.loc[(1, arm), "gamma"] == res.loc[(0, arm), "gamma"]
+    for arm in ("teacher", "student (no KD)"):  # the same dropout grid, chosen on seed 0
+        assert res.loc[(1, arm), "dropout"] == res.loc[(0, arm), "dropout"]
     assert set(a["trials"]["seed"]) == {0}
+    assert a["trials"].groupby("model").size().tolist() == [2] * 5

@@ -64,6 +64,14 @@ def test_bpr_kd_report(bpr_report):
     assert verdicts["Compression ratio 1.97×"] == "supported"
     assert any(c.startswith("Negative transfer") and "(dim 8)" in c for c in verdicts)
     assert any("transfers the teacher's knowledge" in c for c in verdicts)
+    rows = claims_of(bpr_report)
+    primary = {r["id"] for r in rows.values() if r["family"] == "primary"}
+    assert primary == {"teacher>student@32/synthetic", "kd_margin<student@32/synthetic"}
+    size = rows["Teacher beats the student alone on Recall@10 by the source's 44% (dim 32) "
+                "[synthetic]"]
+    assert size["verdict"] == "not testable" and "undisclosed" in size["note"]
+    per_seed = pd.read_csv(bpr_report / "tables" / "per_seed.csv")
+    assert per_seed["gate NDCG@10"].notna().all()  # the teacher gate's held-out column
     m = json.loads((bpr_report / "metrics.json").read_text())
     syn = m["results"]["synthetic"]
     assert syn["teacher-64"]["params"] == 97_500 and syn["student-32"]["params"] == 49_500
@@ -89,6 +97,12 @@ def test_topology_kd_report(tmp_path_factory):
     assert not m["citeulike"]
     curves = pd.read_csv(rep / "tables" / "curves.csv")
     assert set(curves["split"]) == {"valid"}  # early stopping never looks at test
+    rows = claims_of(rep)
+    primary = {r["id"] for r in rows.values() if r["family"] == "primary"}
+    assert primary == {"htd>ftd@8", "ftd>student@8", "htd>student@8"}
+    assert rows["FTD improves the student by the paper's 18% (dim 8, φ = 0.125) on "
+                "Recall@50"]["verdict"] == "not testable"
+    assert pd.read_csv(rep / "tables" / "per_seed.csv")["gate"].notna().all()
 
 
 def test_cross_paradigm_report(tmp_path_factory):
@@ -96,10 +110,13 @@ def test_cross_paradigm_report(tmp_path_factory):
     check_contract(rep, ["tables/faithful_mode_means.csv", "tables/gains.csv",
                          "tables/compatibility.csv", "tables/compression.csv",
                          "tables/innovations.csv", "tables/out_of_fold_accuracy.csv",
+                         "tables/innovations_gate.csv",
                          "figures/gain_heatmap_breast_cancer.png",
                          "figures/compatibility_vs_gain.png", "figures/compression.png",
                          "figures/stream.png"])
     rows = claims_of(rep)
+    primary = {r["id"] for r in rows.values() if r["family"] == "primary"}
+    assert primary == {"soft>base", "cross>same", "stack>soft", "fed~central"}
     # the faithful replay regenerates the source's breast_cancer mode means within ±0.01
     name = "Source's mode means on breast_cancer (faithful replay, split seed 42)"
     assert rows[name]["verdict"] == "supported"
@@ -119,8 +136,14 @@ def test_geometric_kd_report(tmp_path_factory):
     check_contract(rep, ["figures/procrustes_alignment.png", "figures/dtw_path.png",
                          "figures/accuracy.png", "figures/confusion.png",
                          "tables/students.csv", "tables/soft_targets.csv",
-                         "tables/teacher_accuracy.csv", "tables/inference.csv"])
+                         "tables/teacher_accuracy.csv", "tables/inference.csv",
+                         "tables/teacher_gate.csv"])
     rows = claims_of(rep)
+    primary = {r["id"] for r in rows.values() if r["family"] == "primary"}
+    assert primary == {"kd>ce@src", "teacher>ce", "geo>unif@src"}
+    # the gate holds out a training subject per seed (train_subjects [1, 2]), never a test one
+    gate = pd.read_csv(rep / "tables" / "teacher_gate.csv")
+    assert gate["held-out subject"].tolist() == [1, 2]
     # at T = 3 the source's targets are near uniform on any data set
     assert rows["The source's soft targets (T = 3) carry the teacher's knowledge"]["verdict"] \
         in ("not supported", "inconclusive")
@@ -145,7 +168,8 @@ def test_fisher_layerwise_report(tmp_path_factory):
     assert 0 < m["popularity"]["NDCG@5"] < 1
     tuning = pd.read_csv(rep / "tables" / "tuning.csv")
     assert tuning.groupby("model").size().nunique() == 1  # every arm: the same number of trials
-    assert "uniform, untrained teacher" in set(tuning["model"])
+    assert {"uniform, untrained teacher", "teacher"} <= set(tuning["model"])
+    assert pd.read_csv(rep / "tables" / "per_seed.csv")["gate NDCG@5"].notna().all()
     sizes = pd.read_csv(rep / "tables" / "size_latency.csv").set_index("model")
     assert sizes.loc["student", "parameters"] < sizes.loc["teacher", "parameters"]
     assert claims_of(rep)["3.2x faster inference"]["verdict"] == "not testable"

@@ -215,3 +215,21 @@ def test_gate_that_passes_on_selected_maxima_fails_on_held_out_data():
     held_out = teacher_gate(0.30 + rng.normal(0, noise, seeds),
                             0.30 + rng.normal(0, noise, seeds))
     assert not held_out.ok and "held-out validation" in held_out.reason
+
+
+def test_a_claim_of_no_difference_is_supported_by_equivalence():
+    b = [0.5, 0.6, 0.4, 0.55, 0.45]
+    same = list(np.add(b, NEAR0))
+    c = finalize([paired_claim(same, b, "=", "federated is as good as central", delta=0.03)])[0]
+    assert c.verdict == "supported" and c.note.startswith("equivalent within ±0.03")
+    worse = list(np.subtract(b, [0.1, 0.11, 0.09, 0.1, 0.12]))
+    c = finalize([paired_claim(worse, b, "=", "as good", delta=0.03)])[0]
+    assert c.verdict == "not supported"
+    with pytest.raises(ValueError, match="needs δ"):
+        paired_claim(same, b, "=", "as good")
+
+
+def test_power_stays_finite_for_large_noncentrality():
+    # scipy's nct.cdf is NaN for few df and a large λ; the mirrored sf is not
+    assert power(10.0, 0.1, 5, 0.0125) == pytest.approx(1.0)
+    assert np.isfinite(mde(0.001, 5, 0.05 / 8))

@@ -5,6 +5,13 @@ one user with the same timestamp are put in a seeded random order (``seed``), so
 them is the test item is drawn, not decided by the raw item id; ``ties`` counts how often that
 matters. Items are re-indexed 1..n_items; 0 is padding. Users with fewer than 3 interactions
 are dropped.
+
+The ranked splits (:meth:`SequenceData.evaluation`) follow ``kdkit.recsys.metrics``: ``test``
+(every user, training and validation items masked); ``valid``, the *select* half of the users
+with a validation target (early stopping and tuning), and ``gate``, the other half (held out:
+data that chose neither a checkpoint nor a hyperparameter, for teacher and control gates), both
+masking only the training items (the test item is never masked on validation); ``valid-all``
+every user with a validation target.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+SPLITS = ("valid", "gate", "valid-all", "test")
 
 
 @dataclass
@@ -32,8 +41,8 @@ class SequenceData:
                 "interactions": n, **(self.ties or {})}
 
     def inputs(self, split: str, max_len: int) -> np.ndarray:
-        """Left-padded histories (n_users, max_len): train for ``valid``; train + the
-        validation item for ``test``."""
+        """Every user's left-padded history (n_users, max_len): train for ``valid`` (any
+        validation split); train + the validation item for ``test``."""
         out = np.zeros((len(self.train), max_len), dtype=np.int64)
         for u, seq in enumerate(self.train):
             hist = list(seq) + ([int(self.valid_target[u])] if split == "test" else [])
@@ -42,12 +51,32 @@ class SequenceData:
                 out[u, -len(hist):] = hist
         return out
 
+    def users(self, split: str) -> np.ndarray:
+        """The users ranked on ``split`` (module docstring): every user on ``test``; on
+        ``valid``/``gate`` the select/held-out half of the users with a validation target
+        (``kdkit.recsys.metrics.validation_halves``: fixed halves for a fixed user set);
+        ``valid-all`` all of them."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        if split == "test":
+            return np.arange(len(self.train))
+        users = np.flatnonzero(np.asarray(self.valid_target) > 0)
+        if split == "valid-all":
+            return users
+        from ..recsys.metrics import validation_halves
+
+        return validation_halves(users)[0 if split == "valid" else 1]
+
     def evaluation(self, split: str, max_len: int) -> tuple:
-        """(inputs, targets, seen) for ranking ``split``: the model's last ``max_len`` items,
-        the targets, and every item the user has seen before the target (the whole history,
-        left-padded), which the ranking excludes."""
+        """(inputs, targets, seen) for ranking ``split`` over :meth:`users`: the model's last
+        ``max_len`` items, the targets, and every item the user has seen before the target (the
+        whole history, left-padded), which the ranking excludes — on validation the training
+        items only, on test the training items and the validation item."""
+        users = self.users(split)
+        kind = "test" if split == "test" else "valid"
         longest = max((len(s) for s in self.train), default=0) + 1
-        return self.inputs(split, max_len), self.targets(split), self.inputs(split, longest)
+        return (self.inputs(kind, max_len)[users], self.targets(kind)[users],
+                self.inputs(kind, longest)[users])
 
     def windows(self, max_len: int) -> np.ndarray:
         """Every user's training items cut into left-padded windows of ``max_len + 1`` (inputs
@@ -65,7 +94,8 @@ class SequenceData:
         return np.stack(out) if out else np.zeros((0, max_len + 1), dtype=np.int64)
 
     def targets(self, split: str) -> np.ndarray:
-        return self.valid_target if split == "valid" else self.test_target
+        """Every user's target: the test item on ``test``, else the validation item."""
+        return np.asarray(self.test_target if split == "test" else self.valid_target)
 
 
 def to_sequences(log: pd.DataFrame, titles: dict | None = None, name: str = "",

@@ -22,8 +22,11 @@ What the sound mode does so that a comparison measures transfer:
   the stacked students are the same kdkit students as the soft-target ones (on [x, p_T(x)]);
 * **validation, not test, for what is decided before training**: the teacher's and the
   student's accuracies out of fold on the training split gate every transfer claim (the teacher
-  must beat the student alone), and the compatibility score is computed on a held-out fold of
-  the training split.
+  must beat the student alone) — per pathway where a claim is about one pathway (each
+  innovation: its teacher, or its mix of teachers, against its own student alone,
+  :func:`innovation_gates`), the teachers' mean where a claim averages over teachers — and the
+  compatibility score is computed on a held-out fold of the training split. No gate reads a
+  test accuracy.
 
 Methods per teacher → student pathway: ``hard`` (the teacher's argmax labels), ``soft``
 (α·CE + (1 − α)·T²·KL on the teacher's tempered probabilities), ``soft+transfer`` (the same plus
@@ -44,7 +47,7 @@ from sklearn import datasets as skd
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from ..claims import Claim, paired_claim, teacher_gate
+from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
 from ..jobs import Job
 from ..paradigms import compatibility as compat
 from ..paradigms.curriculum import fit_curriculum
@@ -300,11 +303,47 @@ def gain_table(g: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------ innovations
 
 
+def _stream_oof_accuracy(Xtr, ytr, *, folds: int, seed: int) -> float:
+    """Out-of-fold accuracy of the stream student alone (true labels), on the folds of the
+    teachers' out-of-fold outputs."""
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    hits = 0.0
+    for fit_idx, held_idx in cv.split(np.zeros(len(ytr)), ytr):
+        _, curve = stream_distill(Xtr[fit_idx], ytr[fit_idx], Xtr[held_idx], ytr[held_idx],
+                                  targets="labels", seed=seed)
+        hits += curve[-1] * len(held_idx)
+    return float(hits / len(ytr))
+
+
+def innovation_gates(dataset: str, seed: int, teachers: dict, p_student: np.ndarray, ytr,
+                     *, student: str, teacher: str, stream_student: float) -> list[dict]:
+    """The out-of-fold accuracies (training split) of each innovation's teacher and student
+    alone: one row per pathway, for its teacher gate."""
+    classes = np.unique(ytr)
+    acc = lambda p: float((classes[p.argmax(1)] == ytr).mean())  # noqa: E731
+    pool = sorted(teachers)
+    mix = combine([teachers[k]["oof"] for k in pool], np.full(len(pool), 1 / len(pool)))
+    s_acc = acc(p_student)
+    main = acc(teachers[teacher]["oof"])
+    rows = [{"kind": "main", "pathway": f"{teacher} → {student}", "teacher": main,
+             "student": s_acc},
+            {"kind": "pool", "pathway": f"multi-teacher pool ({', '.join(pool)}, uniform) → "
+             f"{student}", "teacher": acc(mix), "student": s_acc},
+            {"kind": "stream", "pathway": f"{teacher} → stream student", "teacher": main,
+             "student": stream_student}]
+    if "mlp" in teachers:
+        rows.append({"kind": "hints", "pathway": f"mlp → {student}",
+                     "teacher": acc(teachers["mlp"]["oof"]), "student": s_acc})
+    return [{"dataset": dataset, "seed": seed, **r} for r in rows]
+
+
 def innovations_job(dataset: str, seed: int, teachers: dict, *, student: str,
                     teacher: str, temperature: float, alpha: float, n_clients: int,
-                    client: str, folds: int) -> list[dict]:
-    """Every innovation the source names, on one dataset and seed; one row per variant. Every
-    teacher output a student learns from is out of fold (``teachers``: kind → teacher_job)."""
+                    client: str, folds: int) -> dict:
+    """Every innovation the source names, on one dataset and seed: ``rows`` (one per variant)
+    and ``gate`` (the out-of-fold accuracies of each pathway's teacher and student alone,
+    :func:`innovation_gates`). Every teacher output a student learns from is out of fold
+    (``teachers``: kind → teacher_job)."""
     Xtr, Xte, ytr, yte = seed_split(dataset, seed)
     set_seed(seed)
     classes = np.unique(ytr)
@@ -362,10 +401,17 @@ def innovations_job(dataset: str, seed: int, teachers: dict, *, student: str,
                                   temperature=temperature, seed=seed)
         add("stream", {"labels": "true labels", "hard": "teacher hard labels",
                        "soft": "teacher soft labels"}[targets], acc=curve[-1], curve=curve)
-    return rows
+    # last, so that the variants above draw exactly what they drew before the gate existed
+    gate = innovation_gates(dataset, seed, teachers,
+                            oof_proba(make(), Xtr, ytr, folds=folds, seed=seed), ytr,
+                            student=student, teacher=teacher,
+                            stream_student=_stream_oof_accuracy(Xtr, ytr, folds=folds,
+                                                                seed=seed))
+    return {"rows": rows, "gate": gate}
 
 
-def run_innovations(p: dict, runner) -> pd.DataFrame:
+def run_innovations(p: dict, runner) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per seed and variant, the pathways' out-of-fold gate table)."""
     ds = p["innovations_dataset"]
     kinds = sorted({p["innovations_teacher"], "rf", "mlp", "svm"})
     tjobs = [Job(teacher_job, (ds, s, k), {"folds": p["folds"], "transfer_ratio": 0.0,
@@ -381,7 +427,9 @@ def run_innovations(p: dict, runner) -> pd.DataFrame:
                   "n_clients": p["n_clients"], "client": p["federated_client"],
                   "folds": p["folds"]}, name=f"{ds} seed {s} innovations")
              for s in p["seeds"]]
-    return pd.DataFrame([r for rows in runner.run(ijobs, "innovations") for r in rows])
+    done = runner.run(ijobs, "innovations")
+    return (pd.DataFrame([r for d in done for r in d["rows"]]),
+            pd.DataFrame([r for d in done for r in d["gate"]]))
 
 
 def faithful_study(datasets, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -403,42 +451,96 @@ def faithful_study(datasets, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame
 
 # ------------------------------------------------------------------ claims
 
+GATE_DATA = "out-of-fold (training split)"
+# the source's cross- vs same-paradigm means over all its modes and data sets
+SOURCE_CROSS, SOURCE_SAME = 0.8233, 0.7926
 
-def gate_for(valid: pd.DataFrame, ds: str, student: str | None = None):
-    """The precondition of a transfer claim: the teachers (their mean) beat the student alone
-    (the mean over students when ``student`` is None), out of fold on the training split."""
+
+def gate_for(valid: pd.DataFrame, ds: str, student: str | None = None) -> Gate:
+    """The precondition of a transfer claim on one dataset: the teachers (their mean) beat the
+    student alone (the mean over students when ``student`` is None), out of fold on the
+    training split (never test)."""
     v = valid[valid["dataset"] == ds].pivot_table(index="seed", columns="model",
                                                   values="oof_accuracy")
     t = v[[c for c in v if c.startswith("teacher ")]].mean(axis=1)
     s = v[f"student {student}"] if student else \
         v[[c for c in v if c.startswith("student ")]].mean(axis=1)
-    return teacher_gate(t, s, metric="out-of-fold accuracy", what="the teachers (mean)",
-                        than=f"the {student or 'mean'} student alone")
+    return teacher_gate(t, s, metric="accuracy", what="the teachers' mean",
+                        than=f"the {student} student alone" if student else
+                        "the students' mean alone", data=GATE_DATA)
+
+
+def pooled_gate(valid: pd.DataFrame) -> Gate:
+    """The gate of a claim pooled over datasets and pathways: per seed, the teachers' mean
+    out-of-fold accuracy against the students' (each averaged over the datasets)."""
+    v = valid.pivot_table(index=["dataset", "seed"], columns="model", values="oof_accuracy")
+    t = v[[c for c in v if c.startswith("teacher ")]].mean(axis=1).groupby(level="seed").mean()
+    s = v[[c for c in v if c.startswith("student ")]].mean(axis=1).groupby(level="seed").mean()
+    return teacher_gate(t, s, metric="accuracy", what="the teachers' mean over datasets",
+                        than="the students' mean alone", data=GATE_DATA)
+
+
+def pathway_gate(gate: pd.DataFrame | None, kind: str) -> Gate:
+    """The gate of one innovation's pathway (``kind``: main | pool | stream | hints, from
+    :func:`innovation_gates`): its teacher against its student alone, out of fold."""
+    g = None if gate is None or gate.empty else gate[gate["kind"] == kind].sort_values("seed")
+    if g is None or g.empty:
+        return Gate(False, f"no out-of-fold accuracies for the {kind} pathway: its teacher "
+                    "gate cannot be judged")
+    pathway = g["pathway"].iloc[0]
+    teacher, student = pathway.split(" → ")
+    return teacher_gate(g["teacher"].to_numpy(), g["student"].to_numpy(), metric="accuracy",
+                        what=f"the teacher ({teacher})", than=f"the {student} alone",
+                        data=GATE_DATA)
 
 
 def claims(rows: pd.DataFrame, g: pd.DataFrame, comp: pd.DataFrame, innov: pd.DataFrame,
            valid: pd.DataFrame, faithful_rows: pd.DataFrame, faithful_means: pd.DataFrame, *,
-           n_clients: int, client: str) -> list[Claim]:
-    """Every headline claim of the source against this study's measurements."""
+           n_clients: int, client: str, innov_gate: pd.DataFrame | None = None,
+           delta: dict | None = None) -> list[Claim]:
+    """Every headline claim of the source against this study's measurements. ``valid``: the
+    out-of-fold accuracies of the sound mode (its gates); ``innov_gate``: the innovations'
+    pathway gates; ``delta``: the study's ``delta`` parameter (metric ``accuracy``)."""
+    acc = Deltas(delta).kwargs("accuracy")
     out = []
     student_rows = g[g["role"] == "student"]
-    # 1. soft-target KD vs the no-teacher baseline, per dataset and student family
-    for (ds, s), h in student_rows[student_rows["method"] == "soft"].groupby(
-            ["dataset", "student"], sort=False):
+    soft_rows = student_rows[student_rows["method"] == "soft"]
+    datasets = list(dict.fromkeys(soft_rows["dataset"]))
+    pooled = pooled_gate(valid) if len(valid) else Gate(False, "no out-of-fold accuracies")
+    # 1. soft-target KD vs the no-teacher baseline: pooled, then per dataset and student family
+    if len(soft_rows):
+        per_seed = soft_rows.groupby("seed")[["accuracy", "baseline"]].mean()
+        out.append(paired_claim(per_seed["accuracy"], per_seed["baseline"], ">",
+                                "Soft-target KD improves the student over the same student "
+                                f"without a teacher (mean over {', '.join(datasets)} and every "
+                                "pathway)", "its transfer modes 82.8 % vs baseline 81.1 %",
+                                "each student against its own no-teacher baseline on the same "
+                                "split", key="soft>base", gates=[pooled], **acc))
+    for (ds, s), h in soft_rows.groupby(["dataset", "student"], sort=False):
         per_seed = h.groupby("seed")[["accuracy", "baseline"]].mean()
         out.append(paired_claim(per_seed["accuracy"], per_seed["baseline"], ">",
                                 f"Soft-target KD beats the no-teacher {s} student on {ds} "
-                                "(mean over teachers)", gates=[gate_for(valid, ds, s)]))
+                                "(mean over teachers)", key=f"soft>base:{ds}:{s}",
+                                gates=[gate_for(valid, ds, s)], **acc))
     # 2. cross- vs same-paradigm: the source's +3.07 points
     m = student_rows.merge(comp[["dataset", "seed", "teacher", "student", "same_paradigm"]],
                            on=["dataset", "seed", "teacher", "student"])
-    soft = m[m["method"] == "soft"].groupby(["seed", "same_paradigm"])["gain"].mean().unstack()
-    if {True, False} <= set(soft.columns):
-        out.append(paired_claim(soft[False], soft[True], ">",
+    soft = m[m["method"] == "soft"].groupby(["seed", "same_paradigm"])[
+        ["gain", "accuracy"]].mean().unstack()
+    if {True, False} <= set(soft["gain"].columns):
+        out.append(paired_claim(soft["gain"][False], soft["gain"][True], ">",
                                 "Cross-paradigm transfer gains more than same-paradigm transfer",
                                 "82.33 % vs 79.26 % (+3.07)",
                                 "gain = soft-target student − same student without teacher, "
-                                "mean over pathways of each kind"))
+                                "mean over pathways of each kind", key="cross>same",
+                                gates=[pooled], **acc))
+        out.append(size_claim(soft["accuracy"][False], soft["accuracy"][True],
+                              "Cross-paradigm students beat same-paradigm ones by the source's "
+                              "amount (82.33 % vs 79.26 %)", SOURCE_CROSS / SOURCE_SAME - 1,
+                              differs="soft-target students over seeds on "
+                              f"{', '.join(datasets)}, not the source's mean over all its "
+                              "modes (baseline included) and four data sets, one split",
+                              source_value="82.33 % vs 79.26 % (+3.07)", key="cross>same:size"))
     base = faithful_rows[faithful_rows["procedure"] == "baseline"]
     cross = lambda d: d["teacher_paradigm"] != d["student_paradigm"]  # noqa: E731
     gap = lambda d: d[cross(d)]["accuracy"].mean() - d[~cross(d)]["accuracy"].mean()  # noqa: E731
@@ -452,8 +554,9 @@ def claims(rows: pd.DataFrame, g: pd.DataFrame, comp: pd.DataFrame, innov: pd.Da
                      f"all modes and {gap_base:+.4f} in baseline mode, where no teacher is used "
                      "(the source's own xlsx: +3.07 vs +3.04); measured = the part a teacher "
                      "adds. Supported when that part is at least 1 point, not supported when "
-                     "the gap is there without teachers, inconclusive when there is no gap"))
-    # 3. faithful reproduction of the source's mode means
+                     "the gap is there without teachers, inconclusive when there is no gap",
+                     id="cross-gap:teacher-part", family="descriptive"))
+    # 3. faithful reproduction of the source's mode means (its data, split and models)
     for ds, h in faithful_means.dropna(subset=["source"]).groupby("dataset", sort=False):
         worst = h.loc[h["difference"].abs().idxmax()]
         out.append(Claim(f"Source's mode means on {ds} (faithful replay, split seed 42)",
@@ -462,19 +565,20 @@ def claims(rows: pd.DataFrame, g: pd.DataFrame, comp: pd.DataFrame, innov: pd.Da
                          "supported" if h["difference"].abs().max() <= 0.01
                          else "not supported",
                          f"largest difference {worst['difference']:+.4f} ({worst['mode']}); "
-                         "supported when every mode is within ±0.01"))
+                         "supported when every mode is within ±0.01", id=f"faithful:{ds}",
+                         family="descriptive"))
     # 4. stacking: best "method", but it is not a compression
     st = g[g["method"] == "stacking"].groupby("seed")[["accuracy"]].mean()
-    sf = student_rows[student_rows["method"] == "soft"].groupby("seed")[["accuracy"]].mean()
-    out.append(paired_claim(st["accuracy"], sf["accuracy"], ">",
-                            "Stacking is the best method (beats soft-target KD)", "89.1 %",
-                            "mean over datasets and pathways; both are the same kdkit "
-                            "students (stacked on [x, p_T(x)] with out-of-fold p_T on the "
-                            "training rows)"))
+    sf = soft_rows.groupby("seed")[["accuracy"]].mean()
+    if len(st) and len(sf):
+        out.append(paired_claim(st["accuracy"], sf["accuracy"], ">",
+                                "Stacking is the best method (beats soft-target KD)", "89.1 %",
+                                "mean over datasets and pathways; both are the same kdkit "
+                                "students (stacked on [x, p_T(x)] with out-of-fold p_T on the "
+                                "training rows)", key="stack>soft", **acc))
     out += _fast_student_claims(rows, faithful_rows)
     # 5. the compatibility score predicts transfer gain
-    mean_gain = student_rows[student_rows["method"] == "soft"].groupby(
-        ["dataset", "teacher", "student"])["gain"].mean()
+    mean_gain = soft_rows.groupby(["dataset", "teacher", "student"])["gain"].mean()
     cc = comp.groupby(["dataset", "teacher", "student"])["C"].mean().reindex(mean_gain.index)
     if len(cc) >= 3:
         e = spearman_ci(cc.to_numpy(), mean_gain.to_numpy())
@@ -483,38 +587,40 @@ def claims(rows: pd.DataFrame, g: pd.DataFrame, comp: pd.DataFrame, innov: pd.Da
                          "supported" if e.ci_low > 0 else "not supported" if e.ci_high < 0
                          else "inconclusive",
                          f"Spearman ρ over {e.n} dataset × pathway cells, bootstrap 95 % CI; C "
-                         "computed before training on a held-out fold of the training split"))
-    out += _innovation_claims(innov, valid, n_clients=n_clients, client=client)
+                         "computed before training on a held-out fold of the training split",
+                         id="compat-predicts"))
+    out += _innovation_claims(innov, innov_gate, n_clients=n_clients, client=client, acc=acc)
     out.append(Claim("Statistical significance: stacking t = 15.23, p < 0.001", "p < 0.001",
                      None, None, None, "not testable",
                      "hard-coded in the source's formatting.py (its own test set p = 0.5 by "
-                     "fiat); this table's p-values are computed over seeds"))
+                     "fiat); this table's p-values are computed over seeds", id="significance",
+                     family="descriptive"))
     return out
 
 
 def _fast_student_claims(rows: pd.DataFrame, faithful_rows: pd.DataFrame) -> list[Claim]:
-    """"Ensemble → linear transfer gives a fast student (98.61 % in 0.136 s)": a student that
-    runs without the teacher (the soft-target lr student from the ensemble, on digits) must be
-    faster than the teacher and reach the peak within a point."""
+    """"Ensemble → linear transfer gives a fast student (98.61 % in 0.136 s)": how much faster
+    a student that runs without the teacher (the soft-target lr student from the ensemble, on
+    digits) predicts than the teacher (descriptive); the 98.61 % itself is held only against
+    the faithful replay, the source's own setting (stacking, one split)."""
     out = []
     sel = rows[(rows["dataset"] == "digits") & (rows["teacher"] == "ensemble")
                & (rows["student"] == "lr") & (rows["method"] == "soft")]
     tea = rows[(rows["dataset"] == "digits") & (rows["role"] == "teacher")
                & (rows["teacher"] == "ensemble")]
-    if len(sel) >= 2 and len(tea):
+    if len(sel) and len(tea):
         e = mean_ci(sel["accuracy"])
         ratio = float(sel["predict_us"].median() / tea["predict_us"].median())
-        fast = ratio < 1
-        verdict = ("supported" if fast and e.ci_high >= 0.9861 - 0.01 else
-                   "not supported" if not fast or e.ci_high < 0.9861 - 0.01 else "inconclusive")
         out.append(Claim("Ensemble → linear transfer gives a fast student (98.61 % in 0.136 s)",
-                         "0.9861", e.mean, e.ci_low, e.ci_high, verdict,
-                         f"the soft-target lr student from the ensemble on digits (it needs no "
-                         f"teacher at inference): {ratio:.3f}× the teacher's prediction time; "
-                         "supported when faster and within a point of 98.61 % (its CI), not "
-                         "supported when slower or clearly below; the source's 98.61 % came "
-                         "from stacking, whose student needs the teacher, and 0.136 s was the "
-                         "lr's fit time"))
+                         "0.9861 in 0.136 s", ratio, None, None,
+                         "supported" if ratio < 1 else "not supported",
+                         f"measured: the soft-target lr student's prediction time as a "
+                         f"fraction of the ensemble teacher's (digits, medians over seeds; it "
+                         f"needs no teacher at inference); its accuracy {e.mean:.4f}. The "
+                         "source's 98.61 % came from stacking, whose student needs the "
+                         "teacher, and 0.136 s was the lr's fit time: that accuracy is held "
+                         "only against the faithful replay (peak@faithful)", id="fast-student",
+                         family="descriptive"))
     peak = faithful_rows[(faithful_rows["dataset"] == "digits") &
                          (faithful_rows["teacher"] == "ensemble") &
                          (faithful_rows["student"] == "lr") &
@@ -523,54 +629,55 @@ def _fast_student_claims(rows: pd.DataFrame, faithful_rows: pd.DataFrame) -> lis
         acc = float(peak["accuracy"].iloc[0])
         out.append(Claim("Peak 98.61 % (ensemble → linear, stacking, digits)", "0.9861", acc,
                          None, None, "supported" if abs(acc - 0.9861) <= 0.01
-                         else "not supported", "faithful replay, one split; within ±0.01"))
+                         else "not supported", "faithful replay, one split; within ±0.01",
+                         id="peak@faithful", family="descriptive"))
     return out
 
 
-def _innovation_claims(innov: pd.DataFrame, valid: pd.DataFrame, *, n_clients: int,
-                       client: str) -> list[Claim]:
+def _innovation_claims(innov: pd.DataFrame, gate: pd.DataFrame | None, *, n_clients: int,
+                       client: str, acc: dict) -> list[Claim]:
     if innov.empty:
         return []
     piv = innov.pivot_table(index="seed", columns="variant", values="accuracy")
     ds = innov["dataset"].iloc[0]
-    gate = gate_for(valid, ds) if ds in set(valid["dataset"]) else None
 
     def col(prefix):
         hits = [c for c in piv.columns if c.startswith(prefix)]
         return piv[hits[0]] if hits else None
 
     out = []
-    for text, a, b in (
-            ("Dynamic temperature beats the fixed T0 it scales", "dynamic T", "fixed T0"),
-            ("Attention-weighted multi-teacher beats uniform weights", "attention", "uniform"),
-            ("Attention-weighted multi-teacher beats the source's random weights", "attention",
-             "random weights"),
-            ("Progressive (curriculum) transfer beats plain soft targets", "easy → hard",
-             "soft, T"),
-            ("Feature-level distillation adds to soft targets", "soft + hints", "soft only"),
-            ("Stream distillation: soft teacher labels beat hard ones", "teacher soft",
-             "teacher hard")):
+    for key, text, a, b, kind in (
+            ("dynT>fixT", "Dynamic temperature beats the fixed T0 it scales", "dynamic T",
+             "fixed T0", "main"),
+            ("attn>uniform", "Attention-weighted multi-teacher beats uniform weights",
+             "attention", "uniform", "pool"),
+            ("attn>random", "Attention-weighted multi-teacher beats the source's random "
+             "weights", "attention", "random weights", "pool"),
+            ("curriculum>soft", "Progressive (curriculum) transfer beats plain soft targets",
+             "easy → hard", "soft, T", "main"),
+            ("hints>soft", "Feature-level distillation adds to soft targets", "soft + hints",
+             "soft only", "hints"),
+            ("stream:soft>hard", "Stream distillation: soft teacher labels beat hard ones",
+             "teacher soft", "teacher hard", "stream")):
         ca, cb = col(a), col(b)
         if ca is not None and cb is not None:
             out.append(paired_claim(ca, cb, ">", text, "", f"{ds}; every teacher output "
-                                    "out of fold", gates=[gate] if gate else ()))
+                                    "out of fold", key=key, gates=[pathway_gate(gate, kind)],
+                                    **acc))
     fed, central = col(f"{n_clients} non-IID"), col(f"central {client}")
     iid = col(f"{n_clients} IID")
     if fed is not None and central is not None:
-        c = paired_claim(fed, central, ">", "", "")
-        verdict = ("supported" if c.ci_low is not None and c.ci_low >= -0.01 else
-                   "not supported" if c.ci_high is not None and c.ci_high < -0.01
-                   else "inconclusive")
-        out.append(Claim("Federated distillation from non-IID clients is as good as a central "
-                         "teacher", "88.71 % with privacy preservation", c.measured, c.ci_low,
-                         c.ci_high, verdict, f"federated − a central {client} of the clients' "
-                         "own model class on the pooled data, no labels at the server; an "
-                         "equivalence claim: supported if the CI lies above −0.01, not "
-                         "supported if it lies below. " + c.note))
+        out.append(paired_claim(fed, central, "=", "Federated distillation from non-IID "
+                                "clients is as good as a central model", "88.71 % with "
+                                "privacy preservation", f"federated − central {client} of the "
+                                "clients' own model class on the pooled data, no labels at "
+                                "the server; supported only if no difference larger than δ "
+                                "is shown", key="fed~central", **acc))
     if fed is not None and iid is not None:
         out.append(paired_claim(iid, fed, ">", "A non-IID split costs the federated student "
                                 "accuracy (IID clients beat non-IID ones)", "",
-                                "the same clients, the rows dealt out uniformly instead"))
+                                "the same clients, the rows dealt out uniformly instead",
+                                key="iid>noniid", **acc))
     return out
 
 

@@ -21,6 +21,14 @@ Every arm trains the same number of epochs (the same gradient steps; none is tun
 draws its own synthetic data set (subjects, trials, nuisances) unless ``data_seed`` fixes it;
 UTD-MHAD keeps its published subject split. Students run as jobs (``kdkit.jobs``), one per seed
 and arm.
+
+**The teacher gate** (a claim that KD transfers knowledge is judged only when the teacher beats
+the student alone) is decided on data that neither model is scored on in the claims: per seed
+one *training* subject is held out (``train_subjects[seed % len(train_subjects)]``, so the
+seeds rotate through them); the k-NN teacher takes the other training subjects as its
+reference set, a CE student (the fixed model, the same epochs and learning rate as every arm)
+trains on them, and both are scored on the held-out subject (:func:`held_out_gate`). The test
+subjects decide no gate.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ..claims import Claim, paired_claim
+from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
 from ..data.skeleton import load_utd_mhad, synthetic_skeletons
 from ..distill.distance_targets import (
     choose_temperature,
@@ -59,8 +67,10 @@ STUDENTS = {
     "KD source targets, source's model": ("kd", "source", True, False),
     "KD uniform teacher, source's model (control)": ("uniform", None, True, False),
 }
-# the source's single-run numbers on UTD-MHAD
+# the source's single-run numbers on UTD-MHAD, its subject split and its model's size
 SOURCE_CE, SOURCE_KD = 0.5745, 0.6491
+SOURCE_TRAIN_SUBJECTS = [1, 2, 3, 4, 5]
+SOURCE_ARCH = {"layers": 6, "heads": 12, "ff": 512}
 
 
 def check_params(p: dict) -> None:
@@ -97,6 +107,37 @@ def load(p: dict, seed: int | None = None):
         raise ValueError(f"train_subjects {p['train_subjects']} leave an empty train or test "
                          f"set (subjects present: {sorted(set(data.subject))})")
     return (tr, ytr), (te, yte), data
+
+
+def gate_subject(p: dict, seed: int) -> int | None:
+    """The training subject held out for the teacher gate of ``seed`` (None with a single
+    training subject): the seeds rotate through ``train_subjects``."""
+    subjects = list(p["train_subjects"])
+    return subjects[seed % len(subjects)] if len(subjects) >= 2 else None
+
+
+def gate_rows(p: dict, seed: int, data) -> tuple[np.ndarray, np.ndarray]:
+    """(reference rows, held-out rows) of the training sequences for the gate of ``seed``:
+    positions in the training split (the order of ``split_by_subject``)."""
+    subj = data.subject[np.isin(data.subject, list(p["train_subjects"]))]
+    held = subj == gate_subject(p, seed)
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def differs_from_source(p: dict) -> str:
+    """How this run's setting differs from the source's UTD-MHAD run (empty when it matches:
+    UTD-MHAD, subjects 1-5 train, the source's model size): the size claim is judged only
+    there."""
+    if p["data_dir"] is None:
+        return "synthetic skeletons, not UTD-MHAD"
+    if sorted(p["train_subjects"]) != SOURCE_TRAIN_SUBJECTS:
+        return (f"training subjects {sorted(p['train_subjects'])}, not the source's "
+                f"{SOURCE_TRAIN_SUBJECTS}")
+    ours = {k: p[k] for k in SOURCE_ARCH}
+    if ours != SOURCE_ARCH:
+        return (f"a {p['layers']}-layer, {p['heads']}-head, FF {p['ff']} student, not the "
+                "source's 6-layer, 12-head, FF 512 one")
+    return ""
 
 
 def teacher(tr, ytr, te, yte, k: int, n_classes: int, *, normalize: bool = False) -> dict:
@@ -139,7 +180,12 @@ def teacher_job(p: dict, seed: int) -> dict:
     t = teacher(tr, ytr, te, yte, p["k"], C)
     tn = teacher(tr, ytr, te, yte, p["k"], C, normalize=True)
     targets = soft_targets(t["D"], ytr, C, p["temperature"])
-    return {"seed": seed, "n_classes": C, "actions": data.actions,
+    gate = None
+    if gate_subject(p, seed) is not None:  # the k-NN teacher on the held-out training subject
+        ref, held = gate_rows(p, seed, data)
+        pred = knn_predict(t["D"][np.ix_(held, ref)], ytr[ref], p["k"])
+        gate = float((pred == ytr[held]).mean())
+    return {"seed": seed, "n_classes": C, "actions": data.actions, "gate_accuracy": gate,
             "teacher": {k: v for k, v in t.items() if k not in ("D", "D_te")},
             "normalized": {k: v for k, v in tn.items() if k not in ("D", "D_te")},
             "targets": {k: targets[k] for k in ("source", "sound", "t_sound")},
@@ -170,14 +216,43 @@ def student_job(p: dict, seed: int, name: str, targets: dict, n_classes: int,
             sum(x.numel() for x in model.parameters())}
 
 
+def gate_student_job(p: dict, seed: int, n_classes: int, device: str = "cpu") -> dict:
+    """The CE student of the teacher gate (a job): the fixed model, the same epochs and
+    learning rate as every arm, trained on the training subjects but the held-out one and
+    scored on that one."""
+    from ..device import resolve
+
+    (tr, ytr), _, data = load(p, seed)
+    ref, held = gate_rows(p, seed, data)
+    X, L = pad(tr)
+    arch = {"nhead": p["heads"], "layers": p["layers"], "ff": p["ff"], "dropout": p["dropout"]}
+    model = fit_student(X[ref], L[ref], ytr[ref], n_classes=n_classes, loss="ce",
+                        faithful=False, epochs=p["epochs"], lr=p["lr"],
+                        batch_size=p["batch_size"], seed=seed, arch=arch,
+                        device=resolve(device))
+    pred, _ = predict(model, X[held], L[held])
+    return {"seed": seed, "accuracy": float((pred == ytr[held]).mean())}
+
+
 def run(p: dict, runner, progress=print) -> dict:
-    """Teachers (one job per seed), then every student arm on every seed."""
+    """Teachers (one job per seed), then every student arm on every seed and the gate's
+    student (one per seed, when there are at least two training subjects)."""
     teachers = runner.run([Job(teacher_job, (p, s), name=f"teacher seed {s}")
                            for s in p["seeds"]], "Procrustes-DTW teachers")
     by = {t["seed"]: t for t in teachers}
-    done = runner.run([Job(student_job, (p, s, name, by[s]["targets"], by[s]["n_classes"]),
-                           {"device": p["device"]}, name=f"{name} seed {s}")
-                       for s in p["seeds"] for name in p["students"]], "students")
+    arms = [Job(student_job, (p, s, name, by[s]["targets"], by[s]["n_classes"]),
+                {"device": p["device"]}, name=f"{name} seed {s}")
+            for s in p["seeds"] for name in p["students"]]
+    gated = [s for s in p["seeds"] if gate_subject(p, s) is not None]
+    gjobs = [Job(gate_student_job, (p, s, by[s]["n_classes"]), {"device": p["device"]},
+                 name=f"gate student seed {s}") for s in gated]
+    results = runner.run(arms + gjobs, "students")
+    done, gdone = results[:len(arms)], results[len(arms):]
+    gate = pd.DataFrame([{"seed": g["seed"], "held-out subject": gate_subject(p, g["seed"]),
+                          f"{p['k']}-NN teacher": by[g["seed"]]["gate_accuracy"],
+                          "CE student": g["accuracy"]} for g in gdone],
+                        columns=["seed", "held-out subject", f"{p['k']}-NN teacher",
+                                 "CE student"])
     rows = pd.DataFrame([{k: v for k, v in d.items() if k != "pred"} for d in done])
     teach = pd.DataFrame([{"seed": t["seed"], "DTW": dtw, f"{k}-NN test accuracy": acc,
                            "k": k}
@@ -188,50 +263,75 @@ def run(p: dict, runner, progress=print) -> dict:
     preds = {d["student"]: d["pred"] for d in done if d["seed"] == p["seeds"][0]}
     return {"rows": rows, "teachers": teachers, "teacher_table": teach, "first": first,
             "preds": preds, "stats": pd.concat([t["stats"] for t in teachers]),
-            "n_params": done[0]["n_params"]}
+            "n_params": done[0]["n_params"], "gate": gate}
 
 
 def _wide(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.pivot_table(index="seed", columns="student", values="accuracy")
 
 
+def held_out_gate(gate: pd.DataFrame | None, k: int = 1) -> Gate:
+    """The teacher gate from the held-out training subject of every seed (``run``'s
+    ``gate`` table): the k-NN teacher against the CE student, paired over seeds. It reads
+    only that table, never a test accuracy."""
+    if gate is None or gate.empty:
+        return Gate(False, "no held-out training subject (a single training subject): the "
+                    "teacher gate cannot be judged")
+    g = gate.dropna(subset=[f"{k}-NN teacher", "CE student"])
+    return teacher_gate(g[f"{k}-NN teacher"].to_numpy(), g["CE student"].to_numpy(),
+                        metric="accuracy", what=f"the {k}-NN teacher", than="the CE student",
+                        data="held-out training subject")
+
+
 def claims(rows: pd.DataFrame, teachers: list[dict], stats: pd.DataFrame, n_classes: int, *,
-           utd: bool, temperature: float, k: int = 1) -> list[Claim]:
+           gate: pd.DataFrame | None, utd: bool, temperature: float, k: int = 1,
+           differs: str = "synthetic skeletons, not UTD-MHAD",
+           delta: dict | None = None) -> list[Claim]:
+    """The claims table. ``gate``: ``run``'s held-out gate table (the transfer claims'
+    precondition); ``differs``: :func:`differs_from_source` (empty: the size claim is judged);
+    ``delta``: the study's ``delta`` parameter (metric ``accuracy``)."""
     w = _wide(rows)
+    acc = Deltas(delta).kwargs("accuracy")
     nn1 = pd.Series({t["seed"]: t["teacher"]["acc_test"][1] for t in teachers}).loc[w.index]
     nn1n = pd.Series({t["seed"]: t["normalized"]["acc_test"][1]
                       for t in teachers}).loc[w.index]
-    data_note = ("no validation split: the gate compares test accuracies of the 1-NN teacher "
-                 "and the CE student")
-    gate_ce = teacher_gate_test(nn1, w["CE"], data_note)
+    gate_ce = held_out_gate(gate, k)
     out = []
 
-    def add(a, b, text, source_value="", note="", claimed_rel=None, gates=(gate_ce,)):
+    def add(key, a, b, text, source_value="", note="", gates=(gate_ce,), claimed_rel=None):
         if a in w and b in w:
-            out.append(paired_claim(w[a], w[b], ">", text, source_value, note,
-                                    claimed_rel=claimed_rel, gates=gates))
+            out.append(paired_claim(w[a], w[b], ">", text, source_value, note, key=key,
+                                    gates=gates, claimed_rel=claimed_rel, **acc))
 
-    add("KD source targets, source's model", "CE, source's model",
+    src_kd, src_ce = "KD source targets, source's model", "CE, source's model"
+    add("kd>ce@src", src_kd, src_ce,
         "Geometric KD improves the student (source's model and targets)",
-        "57.45 % → 64.91 % (UTD-MHAD)", "one source run held against our prediction interval",
-        claimed_rel=SOURCE_KD / SOURCE_CE - 1)
-    add("KD, source targets", "KD, uniform teacher (control)",
+        "57.45 % → 64.91 % (UTD-MHAD)", "the source's architecture and soft targets on both "
+        "sides", claimed_rel=None if differs else SOURCE_KD / SOURCE_CE - 1)
+    if src_kd in w and src_ce in w:
+        out.append(size_claim(w[src_kd], w[src_ce], "Geometric KD improves the source's model "
+                              "by the source's amount (+7.46 points on UTD-MHAD)",
+                              SOURCE_KD / SOURCE_CE - 1, differs=differs,
+                              source_value="57.45 % → 64.91 % (UTD-MHAD, one run)",
+                              key="kd>ce@src:size", gates=(gate_ce,)))
+    add("geo>unif", "KD, source targets", "KD, uniform teacher (control)",
         "The KD gain comes from geometry, not from smoothing (source targets vs a uniform "
         "teacher, same loss, fixed model)", "",
         "the source's T = 3 targets are nearly uniform, so the control matters")
-    add("KD source targets, source's model", "KD uniform teacher, source's model (control)",
+    add("geo>unif@src", src_kd, "KD uniform teacher, source's model (control)",
         "The KD gain comes from geometry, not from smoothing (the source's model)", "",
         "like with like: the source's architecture on both sides")
-    add("KD, sound targets", "CE",
+    add("sound>ce", "KD, sound targets", "CE",
         "Sound soft targets (leave-one-out, per class, T by log-loss) improve the student")
-    add("KD, sound targets + rotation augmentation", "CE + rotation augmentation",
+    add("sound+aug>ce+aug", "KD, sound targets + rotation augmentation",
+        "CE + rotation augmentation",
         "The geometric teacher helps a student that already has its invariance (both trained "
         "with random rotations and scales)", "",
         "Procrustes removes rotation, scale and position; the augmented student can learn the "
         "same")
-    add("KD, sound targets", "CE + rotation augmentation",
+    add("sound>ce+aug", "KD, sound targets", "CE + rotation augmentation",
         "The geometric teacher beats the invariance it encodes (sound KD vs CE with "
-        "augmentation)", "", gates=(gate_ce,))
+        "augmentation)")
     st = stats[stats["targets"].str.startswith("source")]
     e = mean_ci(st["mean max prob"])
     out.append(Claim(f"The source's soft targets (T = {temperature:g}) carry the teacher's "
@@ -239,17 +339,18 @@ def claims(rows: pd.DataFrame, teachers: list[dict], stats: pd.DataFrame, n_clas
                      "not supported" if e.ci_high < 1.5 / n_classes else
                      "supported" if e.ci_low > 1.5 / n_classes else "inconclusive",
                      f"mean max probability vs 1/C = {1 / n_classes:.3f}, over the seeds' data "
-                     "sets; not supported when below 1.5/C (near uniform)"))
-    c = paired_claim(nn1.to_numpy(), w["CE"].to_numpy(), ">",
-                     "Procrustes-DTW geometry gives high accuracy (1-NN teacher vs the CE "
-                     f"student, {'UTD-MHAD' if utd else 'synthetic skeletons'})",
-                     "\"high accuracy\"; their 1-NN: 32.0 % on UTD-MHAD",
-                     "the 1-NN teacher is deterministic per data set")
-    out.append(c)
+                     "sets; not supported when below 1.5/C (near uniform)",
+                     id="src-targets-peaked", family="descriptive"))
+    out.append(paired_claim(nn1.to_numpy(), w["CE"].to_numpy(), ">",
+                            "Procrustes-DTW geometry gives high accuracy (1-NN teacher vs the "
+                            f"CE student, {'UTD-MHAD' if utd else 'synthetic skeletons'}, test "
+                            "subjects)", "\"high accuracy\"; their 1-NN: 32.0 % on UTD-MHAD",
+                            "the 1-NN teacher is deterministic per data set", key="teacher>ce",
+                            **acc))
     out.append(paired_claim(nn1n.to_numpy(), nn1.to_numpy(), ">",
                             "A length-normalised DTW gives a better 1-NN teacher than the "
                             "source's summed DTW", "the source sums over the path",
-                            "the summed cost favours short sequences"))
+                            "the summed cost favours short sequences", key="ndtw>dtw", **acc))
     student_ms = float(rows[rows["student"] == "CE"]["ms_per_sample"].median())
     teacher_ms = float(np.median([t["teacher"]["ms_per_sample"] for t in teachers]))
     out.append(Claim("The student is cheaper at inference than the geometric teacher", "",
@@ -257,28 +358,21 @@ def claims(rows: pd.DataFrame, teachers: list[dict], stats: pd.DataFrame, n_clas
                      "supported" if teacher_ms > student_ms else "not supported",
                      f"teacher {teacher_ms:.2f} ms per test sample (distances to every "
                      f"training sequence) vs student {student_ms:.3f} ms (ratio shown, medians "
-                     "over seeds)"))
-    for text, val in (("Transformer (CE) 57.45 % / Geometric KD 64.91 % on UTD-MHAD",
-                       "57.45 / 64.91"),
-                      ("SIGNUM: CE 86.90 % / KD 90.16 %", "86.90 / 90.16")):
+                     "over seeds)", id="student-faster", family="descriptive"))
+    for key, text, val in (("utd-values", "Transformer (CE) 57.45 % / Geometric KD 64.91 % on "
+                            "UTD-MHAD", "57.45 / 64.91"),
+                           ("signum-values", "SIGNUM: CE 86.90 % / KD 90.16 %",
+                            "86.90 / 90.16")):
         out.append(Claim(text, val, None, None, None, "not testable",
                          "absolute accuracies on real data sets; this run is on synthetic "
-                         "skeletons" if not utd else "absolute numbers; see the UTD-MHAD rows "
-                         "of this report"))
+                         "skeletons" if not utd else "absolute numbers of single runs; the "
+                         "size claim kd>ce@src:size holds the source's gain against our seeds",
+                         id=key, family="descriptive"))
     return out
 
 
-def teacher_gate_test(teacher_acc, student_acc, note: str):
-    """The teacher gate on the test accuracies (this study has no validation split)."""
-    from ..claims import teacher_gate
-
-    g = teacher_gate(teacher_acc, student_acc, metric="test accuracy",
-                     what="the 1-NN teacher", than="the CE student")
-    return type(g)(g.ok, f"{g.reason}; {note}", g.verdict)
-
-
 def metrics_tree(rows: pd.DataFrame, teachers: list[dict], stats: pd.DataFrame, *,
-                 dataset: str) -> dict:
+                 dataset: str, gate: pd.DataFrame | None = None) -> dict:
     acc = {s: mean_ci(g["accuracy"]).as_dict() for s, g in rows.groupby("student", sort=False)}
     nn1 = mean_ci([t["teacher"]["acc_test"][1] for t in teachers])
     nn1n = mean_ci([t["normalized"]["acc_test"][1] for t in teachers])
@@ -288,6 +382,9 @@ def metrics_tree(rows: pd.DataFrame, teachers: list[dict], stats: pd.DataFrame, 
             "dataset": dataset, "teacher_1nn": nn1.as_dict(),
             "teacher_1nn_length_normalised": nn1n.as_dict(),
             "teacher_loo_accuracy": float(np.mean([t["teacher"]["acc_loo"] for t in teachers])),
+            **({"gate_held_out_subject": {c: float(gate[c].mean()) for c in gate.columns
+                                          if c.endswith("teacher") or c == "CE student"}}
+               if gate is not None and len(gate) else {}),
             "students": acc,
             "sound_temperature": [t["targets"]["t_sound"] for t in teachers],
             "target_stats": stats.groupby("targets")[["mean max prob",

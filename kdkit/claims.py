@@ -325,11 +325,15 @@ def teacher_gate(teacher, student, *, metric: str = "", alpha: float = ALPHA,
 
 
 def _family(c: Claim, primary) -> str:
-    if c.family:
-        return c.family
+    """Declared primary, else the claim's own family, else secondary for a question (tested, or
+    left undecided: not testable or inconclusive) and descriptive for a judged value."""
     if c.id and c.id in primary:
         return "primary"
-    return "secondary" if c.test is not None else "descriptive"
+    if c.family:
+        return c.family
+    if c.test is not None or c.verdict in ("not testable", "inconclusive"):
+        return "secondary"
+    return "descriptive"
 
 
 def _power_note(c: Claim, t: Test, level: float) -> tuple[float | None, int | None, str]:

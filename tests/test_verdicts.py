@@ -78,6 +78,16 @@ def test_declared_primary_that_was_not_run_is_a_row():
     assert row.family == "primary" and row.verdict == "not testable"
 
 
+def test_an_untested_question_is_secondary_and_a_judged_value_descriptive():
+    gated = Claim("FTD improves the student (dim 16)", "", None, None, None, "not testable",
+                  "the teacher is no better than the student alone", id="ftd@16")
+    value = Claim("4,033 parameters", "4033", 4033, None, None, "supported", id="params")
+    size = Claim("by 44 %", "+44 %", 0.1, 0.0, 0.2, "not testable", "not comparable",
+                 id="size", family="descriptive")
+    fam = {c.id: c.family for c in finalize([gated, value, size], primary=["size"])}
+    assert fam == {"ftd@16": "secondary", "params": "descriptive", "size": "primary"}
+
+
 def test_claim_ids_must_be_unique():
     with pytest.raises(ValueError, match="unique"):
         finalize([paired_claim(A5, B5, ">", "a", key="x"), paired_claim(A5, B5, ">", "b",

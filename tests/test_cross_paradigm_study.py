@@ -3,6 +3,7 @@ training split (never test); ids are unique and the primary ones are produced.""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from kdkit.claims import finalize
 from kdkit.studies import cross_paradigm as cp
@@ -67,3 +68,20 @@ def test_pooled_gate_averages_out_of_fold_accuracies_over_datasets():
     assert g.ok and "out-of-fold (training split) accuracy: +0.1488" in g.reason
     assert g.reason.startswith("the teachers' mean over datasets beats the students' mean")
     assert cp.gate_for(valid, "a", "lr").ok
+
+
+def test_fast_student_needs_the_source_accuracy_too():
+    # faster than the teacher is not enough: the claim says "98.61 % in 0.136 s"
+    def rows(acc):
+        student = [{"dataset": "digits", "teacher": "ensemble", "student": "lr", "method": "soft",
+                    "role": "student", "accuracy": a, "predict_us": 2.0} for a in acc]
+        teacher = [{"dataset": "digits", "teacher": "ensemble", "student": "", "method": "",
+                    "role": "teacher", "accuracy": 0.98, "predict_us": 100.0}] * len(acc)
+        return pd.DataFrame(student + teacher)
+
+    no_faithful = pd.DataFrame(columns=["dataset", "teacher", "student", "procedure",
+                                        "accuracy"])
+    slow_acc = cp._fast_student_claims(rows([0.955, 0.957, 0.958, 0.956, 0.959]), no_faithful)
+    assert slow_acc[0].measured == pytest.approx(0.02) and slow_acc[0].verdict == "not supported"
+    good = cp._fast_student_claims(rows([0.984, 0.986, 0.985, 0.987, 0.983]), no_faithful)
+    assert good[0].verdict == "supported"

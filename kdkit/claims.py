@@ -361,10 +361,12 @@ def _power_note(c: Claim, t: Test, level: float) -> tuple[float | None, int | No
 
 
 def finalize(claims: list[Claim], *, alpha: float = ALPHA, min_seeds: int = MIN_SEEDS,
-             smoke: bool = False, primary=(), plan=None, power: bool = True) -> list[Claim]:
+             smoke: bool = False, primary=(), plan=None, look: int | None = None,
+             power: bool = True) -> list[Claim]:
     """Judge every tested claim of one table under the module's rules; return new rows,
     the primary family first. ``primary``: the claim ids declared primary in the params;
-    ``plan``: a :class:`kdkit.sequential.SeedPlan` (the look is read from the claims' seeds);
+    ``plan``: a :class:`kdkit.sequential.SeedPlan` and ``look`` the run's seed count (by default
+    the seeds of the first judged claim);
     ``power=False`` skips the power columns (simulations)."""
     primary = list(primary or ())
     ids = [c.id for c in claims if c.id]
@@ -399,17 +401,18 @@ def finalize(claims: list[Claim], *, alpha: float = ALPHA, min_seeds: int = MIN_
         out.append(c)
     level = alpha
     if plan is not None and judged:
-        level = plan.alpha(out[judged[0]].test.n, alpha)
-    _holm_families(out, judged, level, plan, power)
+        look = look or out[judged[0]].test.n
+        level = plan.alpha(look, alpha)
+    _holm_families(out, judged, level, plan, power, look)
     order = {f: i for i, f in enumerate(FAMILIES)}
     return sorted(out, key=lambda c: order[c.family])
 
 
 def _holm_families(out: list[Claim], judged: list[int], level: float, plan,
-                   power: bool = True) -> None:
+                   power: bool = True, n_look: int | None = None) -> None:
     from .stats import holm
 
-    look = (f"; look at {out[judged[0]].test.n} of {plan.max} planned seeds, α spent here "
+    look = (f"; look at {n_look} of {plan.max} planned seeds, α spent here "
             f"{level:.4g}") if plan is not None and judged else ""
     for fam in FAMILIES:
         idx = [i for i in judged if out[i].family == fam]

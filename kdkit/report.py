@@ -63,7 +63,7 @@ class Report:
                  min_seeds: int = MIN_SEEDS, params: dict | None = None, primary=(),
                  plan=None):
         self.interactive = report_dir is None
-        self.primary, self.plan = list(primary or ()), plan
+        self.primary, self.plan, self.look = list(primary or ()), plan, None
         if self.interactive:
             report_dir = project_root() / "scratch" / f"{study}-interactive"
         self.dir = Path(report_dir)
@@ -90,9 +90,12 @@ class Report:
             from .params import notebook_values
 
             params = notebook_values(project_root() / "notebooks" / f"{study}.ipynb", namespace)
-        return cls(namespace.get("report_dir"), study, smoke=bool(namespace.get("smoke", True)),
-                   params=params, primary=namespace.get("primary") or (),
-                   plan=SeedPlan.from_param(namespace.get("seeds")))
+        seeds = namespace.get("seeds")
+        plan = SeedPlan.from_param(seeds)
+        report = cls(namespace.get("report_dir"), study, smoke=bool(namespace.get("smoke", True)),
+                     params=params, primary=namespace.get("primary") or (), plan=plan)
+        report.look = int(seeds.get("n", plan.start)) if plan else None
+        return report
 
     def _write_interactive_run(self, params: dict) -> None:
         from .runner import git_state
@@ -169,7 +172,8 @@ class Report:
         import pandas as pd
 
         rows = [c.row() for c in finalize(claims, smoke=self.smoke, min_seeds=self.min_seeds,
-                                          primary=self.primary, plan=self.plan)]
+                                          primary=self.primary, plan=self.plan,
+                                          look=self.look)]
         with open(self.dir / "claims.csv", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(CLAIM_COLUMNS))
             w.writeheader()

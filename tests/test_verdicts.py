@@ -243,3 +243,12 @@ def test_power_stays_finite_for_large_noncentrality():
     # scipy's nct.cdf is NaN for few df and a large λ; the mirrored sf is not
     assert power(10.0, 0.1, 5, 0.0125) == pytest.approx(1.0)
     assert np.isfinite(mde(0.001, 5, 0.05 / 8))
+
+
+def test_the_look_is_the_run_s_seed_count_not_a_claim_s():
+    # a claim that lost a seed (9 of 10) must not break the look's α: the run's count decides
+    plan = SeedPlan(5, 5, 20)
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(1, 1, 9), rng.normal(0, 1, 9)
+    c = finalize([paired_claim(a, b, ">", "nine seeds", key="k")], plan=plan, look=10)[0]
+    assert "look at 10 of 20 planned seeds, α spent here 0.0125" in c.note

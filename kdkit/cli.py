@@ -11,10 +11,19 @@ from . import params as _params
 from .project import PROJECT_ENV, ProjectNotFound
 
 
-def _list() -> int:
+def _list(names: list[str], short: bool) -> int:
     from . import runner
 
-    for study in runner.studies():
+    for name in names:
+        runner.split_name(name)  # an unknown name: one clear error, exit 2
+    chosen = [s for s in runner.studies()
+              if not names or s in names or any(runner.split_name(n)[0] == s for n in names)]
+    if short:
+        for study in chosen:
+            names_ = runner.variants(study)
+            print(f"{study}" + (f"  (variants: {', '.join(names_)})" if names_ else ""))
+        return 0
+    for study in chosen:
         schema = _params.read_schema(runner.notebook_path(study))
         pfile = runner.default_params_file(study)
         full = _params.load_yaml(pfile) if pfile.exists() else {}
@@ -87,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--params", help="params YAML (default params/STUDY.yaml)")
     r.add_argument("--replace-full-report", action="store_true",
                    help="let a --smoke run replace a full report in --out")
+    r.add_argument("--replace", action="store_true",
+                   help="let a full run with overrides (or fewer seeds than the report there) "
+                        "write over reports/NAME/ instead of reports/NAME-custom/")
     r.add_argument("--until-decided", action="store_true",
                    help="with a seed plan (seeds: {start, step, max}), add seeds look by look "
                         "until every primary claim is decided or max is reached (finished jobs "
@@ -96,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("study")
     s.add_argument("--grid", required=True, help="grid YAML (see params/sweep-*.yaml)")
     _run_args(s)
-    sub.add_parser("list", help="list studies, variants and their parameters")
+    ls = sub.add_parser("list", help="list studies, variants and their parameters")
+    ls.add_argument("studies", nargs="*", help="only these studies (default: all)")
+    ls.add_argument("--short", action="store_true", help="one line per study, no parameters")
     c = sub.add_parser("cache", help="show (or --clear) the job cache")
     c.add_argument("--clear", action="store_true")
     sub.add_parser("site", help="rebuild the HTML pages of reports/ from the report files")
@@ -119,7 +133,7 @@ def _dispatch(args) -> int:
 
         runner.project_root()
         if args.cmd == "list":
-            return _list()
+            return _list(args.studies, args.short)
         if args.cmd == "cache":
             return _cache(args.clear)
         if args.cmd == "site":
@@ -135,7 +149,7 @@ def _dispatch(args) -> int:
                                smoke=args.smoke, overrides=_scale_overrides(args),
                                out=args.out, progress=not args.no_progress,
                                replace_full=args.replace_full_report,
-                               until_decided=args.until_decided)
+                               until_decided=args.until_decided, replace=args.replace)
     except (_params.ParamError, ProjectNotFound) as e:
         print(f"kdkit: {e}", file=sys.stderr)
         return 2

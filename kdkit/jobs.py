@@ -97,6 +97,24 @@ def cache_size(root: Path | None = None) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
 
 
+def reach_scheduler(address: str, timeout: float = 5.0) -> None:
+    """Open (and close) a TCP connection to a Dask scheduler at ``tcp://HOST:PORT``; raise
+    ``ValueError`` saying what is wrong, so that a run fails before any kernel starts."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or not parts.port:
+        raise ValueError(f"scheduler {address!r} is not an address of the form tcp://HOST:PORT")
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout):
+            pass
+    except OSError as e:
+        raise ValueError(f"cannot reach the Dask scheduler at {address} ({e.strerror or e}); "
+                         "start it (dask scheduler) or drop --scheduler / "
+                         f"${SCHEDULER_ENV}") from None
+
+
 def _execute(fn, args, kwargs, location, threads):
     """Run one job where it lands (this process or a Dask worker): thread limits (torch and
     the BLAS libraries), then the cache."""

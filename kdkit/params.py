@@ -140,7 +140,20 @@ def _check_element(p: Param, v):
 
 
 def describe(schema: dict[str, Param]) -> str:
-    return "\n".join(f"  {p.name}: {p.type_name} (default {p.default!r})" for p in schema.values())
+    """The parameters a user may set (the runner's own, ``RESERVED``, left out), one line."""
+    names = [p.name for p in schema.values() if p.name not in RESERVED]
+    return "  " + ", ".join(names) + "\n  (types and defaults: kdkit list STUDY)"
+
+
+def did_you_mean(key: str, schema: dict[str, Param]) -> str:
+    """"; did you mean 'x'?" for the closest user parameter, or ""."""
+    import difflib
+
+    names = [n for n in schema if n not in RESERVED]
+    close = difflib.get_close_matches(key, names, n=2, cutoff=0.6)
+    if not close:
+        close = [n for n in names if key in n or n in key][:2]
+    return "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else ""
 
 
 def validate(schema: dict[str, Param], values: dict, source: str) -> dict:
@@ -151,8 +164,8 @@ def validate(schema: dict[str, Param], values: dict, source: str) -> dict:
             raise ParamError(f"{source}: '{key}' is set by the runner (use --out or --smoke); "
                              f"allowed parameters:\n{describe(schema)}")
         if key not in schema:
-            raise ParamError(f"{source}: unknown parameter '{key}'; allowed parameters:\n"
-                             f"{describe(schema)}")
+            raise ParamError(f"{source}: unknown parameter '{key}'{did_you_mean(key, schema)} "
+                             f"Allowed parameters:\n{describe(schema)}")
         try:
             out[key] = _check_one(schema[key], value)
         except ParamError as e:

@@ -419,8 +419,13 @@ def plan_runs(names: list[str], *, params_file: str | None, smoke: bool,
 
 def main_run(names: list[str], *, all_studies: bool, params_file: str | None, smoke: bool,
              overrides: list[str], out: str | None, progress: bool = True,
-             replace_full: bool = False, until_decided: bool = False) -> int:
+             replace_full: bool = False, until_decided: bool = False,
+             replace: bool = False) -> int:
     """The ``kdkit run`` command; returns the process exit code (0 ok, 1 failed, 2 usage)."""
+    if all_studies and names:
+        print(f"kdkit run: --all runs every study; it cannot be combined with names "
+              f"({', '.join(names)}). Name the studies, or use --all alone", file=sys.stderr)
+        return 2
     if all_studies:
         names = studies()
     if not names:
@@ -443,6 +448,8 @@ def main_run(names: list[str], *, all_studies: bool, params_file: str | None, sm
     if smoke and not out:
         print(f"[kdkit] smoke run: writing to {out_root} (git-ignored scratch; the reports in "
               f"{reports_dir()} are not touched)")
+    if not smoke and not out and not replace:
+        plans = [custom_plan(plan, out_root) for plan in plans]
     results = []
     try:
         for plan in plans:
@@ -458,6 +465,40 @@ def main_run(names: list[str], *, all_studies: bool, params_file: str | None, sm
     if len(plans) > 1:
         print(summary_table(results, out_root))
     return 0 if all(ok for _, ok, _ in results) else 1
+
+
+# overrides that say where or how a run executes, not what it computes
+EXECUTION_KEYS = frozenset({"workers", "scheduler", "threads", "device", "data_dir", "cache"})
+
+
+def _n_seeds(seeds) -> int | None:
+    from .sequential import resolve_seeds
+
+    try:
+        return len(resolve_seeds(seeds)[0]) if seeds is not None else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def custom_plan(plan: Plan, out_root: Path, log=print) -> Plan:
+    """A full run into the project's reports/ that is not the study as committed — overrides
+    beyond :data:`EXECUTION_KEYS`, or fewer seeds than the report already there — goes to
+    ``NAME-custom/`` so that it never silently replaces the committed report (``--replace``
+    does)."""
+    changed = [o for o in plan.overrides if o.split("=", 1)[0].strip() not in EXECUTION_KEYS]
+    have = _n_seeds(_read_run(out_root / plan.name).get("seeds"))
+    now = _n_seeds(plan.values.get("seeds"))
+    why = ""
+    if changed:
+        why = "overrides " + " ".join(changed)
+    elif have is not None and now is not None and now < have:
+        why = f"{now} seeds, fewer than the {have} of the report there"
+    if not why:
+        return plan
+    name = f"{plan.name}-custom"
+    log(f"[kdkit] {plan.name}: a run with {why} writes to {out_root / name} (the report in "
+        f"{out_root / plan.name} is kept; --replace writes over it)")
+    return replace(plan, name=name)
 
 
 def check_until_decided(plans: list[Plan]) -> None:
@@ -532,6 +573,14 @@ def study_checks(study: str, values: dict) -> None:
             raise _params.ParamError(f"{study}: {e}") from None
     if values.get("workers", 1) < 1:
         raise _params.ParamError(f"{study}: workers must be at least 1")
+    from .jobs import SCHEDULER_ENV, reach_scheduler
+
+    address = values.get("scheduler") or os.environ.get(SCHEDULER_ENV)
+    if address:
+        try:
+            reach_scheduler(address)
+        except ValueError as e:
+            raise _params.ParamError(f"{study}: {e}") from None
     values = evidence_checks(study, values)
     try:
         module = importlib.import_module(f"kdkit.studies.{study}")

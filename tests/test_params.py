@@ -57,10 +57,19 @@ def test_bad_overrides_name_the_key(nb, override, message):
         resolve(nb, None, [override])
 
 
-def test_unknown_key_lists_allowed(nb):
+def test_unknown_key_suggests_the_closest_and_lists_only_user_parameters(nb):
     with pytest.raises(ParamError) as e:
         resolve(nb, None, ["epoch=2"])
-    assert "epochs: int (default 3)" in str(e.value)
+    msg = str(e.value)
+    assert "unknown parameter 'epoch'; did you mean 'epochs'?" in msg
+    assert "epochs, lr, name" in msg
+    assert "report_dir" not in msg  # the runner's own parameters are not offered
+
+
+def test_unknown_key_with_no_close_match_has_no_suggestion(nb):
+    with pytest.raises(ParamError) as e:
+        resolve(nb, None, ["zzz=2"])
+    assert "did you mean" not in str(e.value)
 
 
 def test_yaml_errors(tmp_path):

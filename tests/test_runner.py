@@ -165,3 +165,62 @@ def test_until_decided_adds_seeds_look_by_look(tmp_path, monkeypatch):
     assert run("seq", *plan, "-p", "effect=5.0", "--until-decided", "--out", str(out)) == 0
     assert json.loads((out / "seq" / "metrics.json").read_text())["n"] == 5
     assert "supported" in (out / "seq" / "claims.csv").read_text()
+
+
+def test_all_with_names_is_a_usage_error(toy, capsys):
+    assert run("--all", "toy", "--out", str(toy / "r")) == 2
+    assert "cannot be combined with names (toy)" in capsys.readouterr().err
+    assert not (toy / "r").exists()
+
+
+def test_list_short_and_by_name(toy, capsys):
+    assert cli.main(["list", "--short"]) == 0
+    assert capsys.readouterr().out.strip() == "toy"
+    assert cli.main(["list", "toy"]) == 0
+    assert "value" in capsys.readouterr().out
+    assert cli.main(["list", "nope"]) == 2
+
+
+def test_negative_seed_exits_2_before_any_kernel(toy, capsys):
+    write_notebook(toy / "notebooks" / "toy.ipynb",
+                   "value = 1.0\nfail = False\nseeds = [0, 1]\nreport_dir = None\n", BODY)
+    assert run("toy", "-p", "seeds=[0,-1]", "--out", str(toy / "r")) == 2
+    assert "seeds must be integers ≥ 0; got [-1]" in capsys.readouterr().err
+    assert not (toy / "r").exists()
+
+
+def test_unreachable_scheduler_exits_2_before_any_kernel(toy, capsys, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    write_notebook(toy / "notebooks" / "toy.ipynb",
+                   "value = 1.0\nfail = False\nscheduler = None\nreport_dir = None\n", BODY)
+    assert run("toy", "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(toy / "r")) == 2
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in \
+        capsys.readouterr().err
+    assert run("toy", "--scheduler", "nonsense", "--out", str(toy / "r")) == 2
+    assert "not an address of the form tcp://HOST:PORT" in capsys.readouterr().err
+
+
+def test_runs_with_overrides_or_fewer_seeds_write_next_to_the_report(toy, monkeypatch):
+    """Into the project's reports/, a run that is not the study as committed goes to
+    NAME-custom/ unless --replace; execution-only overrides (workers) do not count."""
+    reports = toy / "reports"
+    monkeypatch.setattr(runner, "reports_dir", lambda: reports)
+    write_notebook(toy / "notebooks" / "toy.ipynb",
+                   "value = 1.0\nfail = False\nseeds = [0, 1, 2]\nworkers = 1\n"
+                   "report_dir = None\n", BODY)
+    value = lambda name: json.loads((reports / name / "metrics.json").read_text())[
+        "headline"]["value"]  # noqa: E731
+    assert run("toy") == 0 and value("toy") == 1.0
+    assert run("toy", "-p", "value=2") == 0
+    assert value("toy") == 1.0 and value("toy-custom") == 2.0
+    assert run("toy", "-p", "workers=2") == 0
+    assert json.loads((reports / "toy" / "run.json").read_text())["params"]["workers"] == 2
+    (toy / "params").mkdir()
+    (toy / "params" / "toy.yaml").write_text("seeds: [0]\nvalue: 5.0\n")
+    assert run("toy") == 0
+    assert value("toy") == 1.0 and value("toy-custom") == 5.0  # 1 seed < the report's 3
+    assert run("toy", "-p", "value=3", "--replace") == 0 and value("toy") == 3.0

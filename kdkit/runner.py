@@ -210,6 +210,9 @@ def report_lock(out_root: Path, name: str, log=print):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+KERNEL_LOG = "kernel.log"  # the kernel process's stderr; kept only in NAME.failed/
+
+
 class Interrupted(Exception):
     """SIGINT or SIGTERM arrived during a run."""
 
@@ -284,9 +287,10 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
     log(f"[kdkit] {name}: started ({plan.source}); writing to {final}")
     injected = {**plan.values, "report_dir": str(tmp.resolve()), "smoke": plan.mode == "smoke"}
     try:
-        pm.execute_notebook(str(nb), str(tmp / "notebook.ipynb"), parameters=injected,
-                            kernel_name="python3", progress_bar=progress, cwd=str(Path.cwd()),
-                            kernel_manager_class=_kernel_manager())
+        with open(tmp / KERNEL_LOG, "w") as klog:
+            pm.execute_notebook(str(nb), str(tmp / "notebook.ipynb"), parameters=injected,
+                                kernel_name="python3", progress_bar=progress,
+                                cwd=str(Path.cwd()), kernel_manager_class=_kernel_manager(klog))
     except (Interrupted, KeyboardInterrupt):
         raise
     except Exception as e:  # PapermillExecutionError carries the cell's exception name + value
@@ -319,6 +323,7 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
         except Exception as e:  # HTML is a convenience; never fail a good run over it
             log(f"[kdkit] {name}: could not write notebook.html ({e})")
     if status == "ok":
+        (tmp / KERNEL_LOG).unlink(missing_ok=True)
         _replace(tmp, final)
         shutil.rmtree(out_root / f"{name}.failed", ignore_errors=True)
         log(f"[kdkit] {name}: finished in {duration:.1f}s -> {final}")
@@ -333,7 +338,7 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
     return status == "ok"
 
 
-def _kernel_manager():
+def _kernel_manager(kernel_log=None):
     """A kernel manager that talks to the kernel over IPC (Unix sockets), not TCP: the kernel
     is local, and the kernel's "running over TCP without encryption" warning goes away.
 
@@ -352,6 +357,14 @@ def _kernel_manager():
         @default("ip")
         def _unique_ip(self):
             return str(Path(tempfile.gettempdir()) / f"kdkit-{uuid.uuid4().hex[:16]}-ipc")
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            # the kernel process's own stderr (not the cells' output, which comes over
+            # iopub) goes to a log file: on Ctrl-C it would print a zmq traceback after the
+            # run's one-line message; a failed run keeps it as NAME.failed/kernel.log
+            if kernel_log is not None:
+                kw.setdefault("stderr", kernel_log)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return IPCKernelManager
 

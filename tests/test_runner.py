@@ -224,3 +224,27 @@ def test_runs_with_overrides_or_fewer_seeds_write_next_to_the_report(toy, monkey
     assert run("toy") == 0
     assert value("toy") == 1.0 and value("toy-custom") == 5.0  # 1 seed < the report's 3
     assert run("toy", "-p", "value=3", "--replace") == 0 and value("toy") == 3.0
+
+
+def test_ctrl_c_exits_130_with_one_line(project):
+    """SIGINT during a run: exit 130, one line saying what was kept, no traceback (the kernel's
+    own stderr goes to a log that only a failed run keeps)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "kdkit.cli", "run", "toy", "-p", "sleep=60",
+                             "--no-progress", "--replace"], cwd=project, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(project.glob("reports/.toy.tmp-*/kernel.log")):
+        time.sleep(0.2)  # the log opens just before the kernel starts
+    time.sleep(8)  # the kernel starts and runs the 60 s cell
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert out.strip().splitlines()[-1] == \
+        "[kdkit] toy: interrupted (SIGINT); no report was written"
+    assert "Traceback" not in err and "ZMQError" not in err
+    assert not (project / "reports" / "toy").exists()

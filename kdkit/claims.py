@@ -55,8 +55,8 @@ import numpy as np
 VERDICTS = ("supported", "not supported", "inconclusive", "not testable")
 FAMILIES = ("primary", "secondary", "descriptive")
 CLAIM_COLUMNS = ("id", "claim", "family", "source_value", "measured", "ci_low", "ci_high", "p",
-                 "p_exact", "p_holm", "p_equiv", "delta", "mde", "seeds_needed", "verdict",
-                 "note")
+                 "p_exact", "p_holm", "p_equiv", "delta", "source_effect", "mde",
+                 "seeds_needed", "verdict", "note")
 ALPHA = 0.05
 MIN_SEEDS = 5
 
@@ -109,6 +109,7 @@ class Claim:
     p_exact: float | None = None
     p_equiv: float | None = None
     delta: float | None = None
+    source_effect: float | None = None   # the source's claimed effect in ``measured``'s units
     mde: float | None = None
     seeds_needed: int | None = None
     test: Test | None = field(default=None, repr=False, compare=False)
@@ -234,7 +235,8 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
     verdict = equivalence_verdict(c.p_value, p_eq, c.mean_diff, expect)
     return Claim(text, source_value, c.mean_diff, c.ci_low, c.ci_high, verdict,
                  _join(how, note or ""), p=c.p_value, id=key, family=family,
-                 p_exact=c.p_exact, p_equiv=p_eq, delta=delta, test=test)
+                 p_exact=c.p_exact, p_equiv=p_eq, delta=delta, test=test,
+                 source_effect=target if target_name == "the source's effect" else None)
 
 
 def size_claim(a, b, text: str, claimed_rel: float, *, differs: str = "",
@@ -255,7 +257,8 @@ def size_claim(a, b, text: str, claimed_rel: float, *, differs: str = "",
     if differs:
         return Claim(text, source_value, est.mean, est.ci_low, est.ci_high, "not testable",
                      _join(f"not testable here: {differs}; the source's effect is held only "
-                           "against a setting like its own", note), id=key, family=family)
+                           "against a setting like its own", note), id=key, family=family,
+                     source_effect=claimed_rel)
     if len(rel) < 2:
         return Claim(text, source_value, est.mean, None, None, "inconclusive",
                      _join("one seed: no interval", note), id=key, family=family,
@@ -269,7 +272,8 @@ def size_claim(a, b, text: str, claimed_rel: float, *, differs: str = "",
                 "size", float(np.std(rel, ddof=1)), signed=bool(signed))
     verdict = "not supported" if p < ALPHA else ("supported" if signed else "inconclusive")
     return Claim(text, source_value, est.mean, est.ci_low, est.ci_high, verdict,
-                 _join(how, note), p=p, id=key, family=family, test=test)
+                 _join(how, note), p=p, id=key, family=family, test=test,
+                 source_effect=claimed_rel)
 
 
 def beats_controls(a, controls: dict, text: str, source_value: str = "", note: str = "",

@@ -24,8 +24,17 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from .claims import CLAIM_COLUMNS, VERDICTS
 from .report import format_number, read_claims
 
-NUMERIC = ("measured", "ci_low", "ci_high", "p", "p_exact", "p_holm", "p_equiv", "delta", "mde",
-           "seeds_needed")
+NUMERIC = ("measured", "ci_low", "ci_high", "p", "p_exact", "p_holm", "p_equiv", "delta",
+           "source_effect", "mde", "seeds_needed")
+
+
+# the claims table's columns as shown: the answer first (id, claim, verdict, effect), then the
+# evidence; ``family`` is the grouping itself, and every column is in claims.csv
+DISPLAY_COLUMNS = ("id", "claim", "verdict", "measured", "ci_low", "ci_high", "p_holm",
+                   "p_equiv", "delta", "mde", "seeds_needed", "source_value", "source_effect",
+                   "p", "p_exact", "family", "note")
+OPEN_TABLE_ROWS = 15   # tables up to this long open on the page; longer ones are collapsed
+OPEN_TABLES = 4
 
 
 def _env() -> Environment:
@@ -114,22 +123,37 @@ def write_study_page(folder: Path, *, failed: str = "", link_notebook: bool = Tr
     run = _read_json(folder / "run.json")
     page = _read_json(folder / "page.json")
     claims = read_claims(folder / "claims.csv") if (folder / "claims.csv").exists() else []
-    for i, r in enumerate(claims):
+    for r in claims:
         r["shown"] = {c: format_number(r.get(c, "")) if c in NUMERIC else r.get(c, "")
                       for c in CLAIM_COLUMNS}
-        r["first_of_family"] = i == 0 or r.get("family") != claims[i - 1].get("family")
+    families = []
+    for r in claims:
+        if not families or families[-1]["name"] != r.get("family", ""):
+            families.append({"name": r.get("family", ""), "rows": []})
+        families[-1]["rows"].append(r)
+    for f in families:  # the primary family open; the others too when there is no primary
+        f["open"] = f["name"] in ("primary", "") or not any(
+            g["name"] == "primary" for g in families)
     figures = [f for f in page.get("figures", []) if (folder / f["file"]).exists()]
     listed = {f["file"] for f in figures}
     figures += [{"name": p.stem, "file": f"figures/{p.name}", "caption": ""}
                 for p in sorted((folder / "figures").glob("*.png"))
                 if f"figures/{p.name}" not in listed]
+    for f in figures:
+        pdf = Path(f["file"]).with_suffix(".pdf")
+        f["pdf"] = str(pdf) if (folder / pdf).exists() else ""
     captions = {t["name"]: t.get("caption", "") for t in page.get("tables", [])}
     order = [t["name"] for t in page.get("tables", [])]
     csvs = sorted((folder / "tables").glob("*.csv"),
                   key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.stem))
     tables = [{"name": p.stem, "caption": captions.get(p.stem, ""),
                "csv": f"tables/{p.name}", "md": f"tables/{p.stem}.md",
-               "html": table_html(p)} for p in csvs if p.stem != "claims"]
+               "tex": f"tables/{p.stem}.tex" if p.with_suffix(".tex").exists() else "",
+               "html": table_html(p), "rows": _n_rows(p)} for p in csvs if p.stem != "claims"]
+    opened = 0
+    for t in tables:  # open by relevance: short tables (summaries), not the first three
+        t["open"] = t["rows"] <= OPEN_TABLE_ROWS and opened < OPEN_TABLES
+        opened += t["open"]
     params = [(k, json.dumps(v)) for k, v in (run.get("params") or {}).items()]
     provenance = [(k, run[k]) for k in ("study", "report", "mode", "status", "git_commit",
                                         "python", "platform", "start", "end") if run.get(k)]
@@ -138,15 +162,61 @@ def write_study_page(folder: Path, *, failed: str = "", link_notebook: bool = Tr
     if run.get("packages"):
         provenance.append(("packages", ", ".join(f"{k} {v}" for k, v in
                                                  run["packages"].items())))
+    from .forest import forest
+
+    counts = Counter(r["verdict"] for r in claims)
     context = dict(name=folder.name, run_name=run.get("report", folder.name), page=page,
-                   run=_run_summary(run), claims=claims,
-                   claim_columns=CLAIM_COLUMNS, numeric=NUMERIC, figures=figures,
+                   run=_run_summary(run), claims=claims, families=families,
+                   forest=forest(claims), counts=[(v, counts[v]) for v in VERDICTS if counts[v]],
+                   links=_page_links(folder, run),
+                   claim_columns=DISPLAY_COLUMNS, numeric=NUMERIC, figures=figures,
                    tables=tables, params=params, provenance=provenance, failed=failed,
                    notebook="notebook.html" if link_notebook
                    and (folder / "notebook.html").exists() else "",
                    up="../index.html", css=_css(), claims_md=_claims_md(claims))
     (folder / "index.html").write_text(env.get_template("study.html.j2").render(**context))
     (folder / "README.md").write_text(env.get_template("study.md.j2").render(**context))
+
+
+def _n_rows(csv_path: Path) -> int:
+    with open(csv_path, newline="") as f:
+        return max(sum(1 for _ in f) - 1, 0)
+
+
+def _page_links(folder: Path, run: dict) -> list[tuple[str, str]]:
+    """Links from a report page to the study's notebook, its params file and the bench report,
+    each only where it resolves from this folder (``reports/NAME/`` in a project)."""
+    out = []
+    project = folder.parent.parent
+    study, source = run.get("study", ""), run.get("params_source", "")
+    if study and (project / "notebooks" / f"{study}.ipynb").exists():
+        out.append((f"notebooks/{study}.ipynb", f"../../notebooks/{study}.ipynb"))
+    if source.startswith("params/") and (project / source).exists():
+        out.append((source, f"../../{source}"))
+    if (folder.parent / "bench").is_dir():
+        out.append(("speed against peers (bench)", "../bench/index.html"))
+    return out
+
+
+def write_bench_page(folder: Path) -> Path:
+    """``folder/index.html`` for the peer comparisons of ``make bench``: each table and
+    figure there, with links to the raw files."""
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+             f"content='width=device-width, initial-scale=1'><title>kdkit bench</title>"
+             f"<style>{_css()}</style></head><body><p><a href='../index.html'>← all reports"
+             "</a></p><h1>Speed against peers</h1><p class='muted'>Written by <code>make bench"
+             "</code>: kdkit and its peers in one process, interleaved, 1 thread, median of 3."
+             "</p>"]
+    for csv_path in sorted(folder.glob("*.csv")):
+        parts.append(f"<h2>{escape(csv_path.stem)}</h2><div class='scroll'>"
+                     f"{table_html(csv_path)}</div><p class='muted'><a href='{csv_path.name}'>"
+                     f"{csv_path.name}</a></p>")
+    for png in sorted(folder.glob("*.png")):
+        parts.append(f"<figure><a href='{png.name}'><img src='{png.name}' alt='{png.stem}'></a>"
+                     f"<figcaption>{escape(png.stem)}</figcaption></figure>")
+    path = folder / "index.html"
+    path.write_text("".join(parts) + "</body></html>\n")
+    return path
 
 
 def write_site(root: Path, *, link_notebooks: bool = True) -> Path:
@@ -187,6 +257,8 @@ def write_site(root: Path, *, link_notebooks: bool = True) -> Path:
             sweeps.append({"name": s.name, "link": f"sweeps/{s.name}/index.html",
                            "text": f"{spec.get('study')} over {', '.join(spec.get('grid', {}))}"
                                    f": {ok}/{len(spec.get('points', []))} points ok"})
+    if (root / "bench").is_dir() and list((root / "bench").glob("*.csv")):
+        write_bench_page(root / "bench")
     is_sweep = (root / "sweep.json").exists()
     title = f"sweep {root.name}" if is_sweep else "kdkit reports"
     sweep = None

@@ -53,9 +53,9 @@ def check_page(browser, path: Path) -> dict:
                            "i.complete && i.naturalWidth])")
     links = page.evaluate("Array.from(document.querySelectorAll('a')).map(a => "
                           "a.getAttribute('href'))")
-    rows = page.evaluate("Array.from(document.querySelectorAll('#claims tr.claim')).map(tr => "
-                         "Object.fromEntries(Array.from(tr.cells).map(td => "
-                         "[td.dataset.col, td.innerText.trim()])))")
+    rows = page.evaluate("Array.from(document.querySelectorAll('table.claims tr.claim')).map("
+                         "tr => Object.fromEntries(Array.from(tr.cells).map(td => "
+                         "[td.dataset.col, (td.querySelector('.v') || td).textContent.trim()])))")
     page.close()
     assert not errors, f"{path}: console errors {errors}"
     broken = [src for src, width in images if not width]
@@ -117,3 +117,34 @@ def test_a_fresh_site_renders_and_a_study_page_has_a_screenshot(browser, tmp_pat
     page.screenshot(path=str(shot), full_page=True)
     page.close()
     assert shot.stat().st_size > 1000
+
+
+def test_a_phone_sees_verdicts_and_the_forest_plot_without_scrolling_sideways(browser):
+    """At 390 × 844 every study page fits the screen's width, and the first claim's verdict
+    and the forest plot lie inside it; the filter hides the rows of other verdicts."""
+    root = ROOT / "reports"
+    if not (root / "index.html").exists():
+        pytest.skip("no committed site in reports/ yet")
+    pages = [p for p in site_pages(root)[1:] if (p.parent / "claims.csv").exists()]
+    assert pages
+    for path in pages:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(path.as_uri())
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        box = page.evaluate("(() => { const r = document.querySelector("
+                            "'table.claims tr.claim td.col-verdict').getBoundingClientRect(); "
+                            "return [r.left, r.right, r.width]; })()")
+        assert box[2] > 0 and 0 <= box[0] and box[1] <= 390, (path, box)
+        forest = page.query_selector(".forest")
+        if any(r.get("family") == "primary" and r["measured"] for r in read_claims(
+                path.parent / "claims.csv")):
+            b = forest.bounding_box()
+            assert b["width"] > 200 and b["x"] >= 0 and b["x"] + b["width"] <= 390, path
+        verdicts = [r["verdict"] for r in read_claims(path.parent / "claims.csv")]
+        v = verdicts[0]
+        page.click(f"label[for='vf-{v.replace(' ', '-')}']")
+        shown = page.evaluate("Array.from(document.querySelectorAll('table.claims tr.claim'))"
+                              ".filter(tr => tr.offsetParent !== null || tr.closest('details:not([open])'))"
+                              ".filter(tr => getComputedStyle(tr).display !== 'none').length")
+        assert shown == verdicts.count(v), (path, v, shown)
+        page.close()

@@ -1,0 +1,41 @@
+"""The forest plot's layout: positions on the shared axis, panels per δ, rows left undrawn."""
+
+import pytest
+
+from kdkit.forest import forest, nice_ticks
+
+
+def row(**kw):
+    base = {"family": "primary", "id": "a>b", "claim": "A beats B", "verdict": "supported",
+            "measured": "", "ci_low": "", "ci_high": "", "delta": "", "source_effect": ""}
+    return {**base, **{k: str(v) for k, v in kw.items()}}
+
+
+def test_positions_are_percent_of_the_padded_axis():
+    # values 0 (always on the axis), −0.01, 0.01 (δ), 0.02, 0.04 (CI), 0.03, source 0.08:
+    # range −0.01 … 0.08, padded by 6 % of 0.09 on each side → −0.0154 … 0.0854
+    f = forest([row(measured=0.03, ci_low=0.02, ci_high=0.04, delta=0.01, source_effect=0.08)])
+    (panel,) = f["panels"]
+    lo, hi = -0.01 - 0.0054, 0.08 + 0.0054
+    pct = lambda v: round(100 * (v - lo) / (hi - lo), 2)  # noqa: E731
+    r = panel["rows"][0]
+    assert r["m"] == pytest.approx(pct(0.03)) and r["lo"] == pytest.approx(pct(0.02))
+    assert r["band_lo"] == pytest.approx(pct(-0.01)) and r["src"] == pytest.approx(pct(0.08))
+    assert panel["zero"] == pytest.approx(pct(0.0))
+    assert "source +0.08" in r["text"] and "δ ±0.01" in r["text"]
+
+
+def test_claims_on_other_scales_get_their_own_axis_and_unmeasured_ones_are_listed():
+    f = forest([row(id="x", measured=0.01, delta=0.01), row(id="y", measured=0.02, delta=0.01),
+                row(id="size", measured=0.4, source_effect=0.18),
+                row(id="none", verdict="not testable"),
+                {**row(id="sec", measured=1.0), "family": "secondary"}])
+    assert [[r["id"] for r in p["rows"]] for p in f["panels"]] == [["x", "y"], ["size"]]
+    assert [r["id"] for r in f["undrawn"]] == ["none"]
+    assert forest([{**row(), "family": "secondary"}]) is None
+
+
+def test_nice_ticks_are_round_and_cover_the_range():
+    assert nice_ticks(-0.013, 0.087) == pytest.approx([0.0, 0.02, 0.04, 0.06, 0.08])
+    t = nice_ticks(-1.2, 3.7)
+    assert t == pytest.approx([-1.0, 0.0, 1.0, 2.0, 3.0])

@@ -1,25 +1,29 @@
-"""geometric_kd's claims: the teacher gate is judged on a held-out training subject, never on
-the test subjects."""
+"""geometric_kd's design: the gates are judged on a held-out training subject (one that chose
+no learning rate or checkpoint), per pathway, never on the test subjects; the subjects' roles
+rotate over seeds and never overlap."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from kdkit.claims import finalize
-from kdkit.data.skeleton import SkeletonSet
 from kdkit.studies import geometric_kd as gk
 
 SEEDS = list(range(6))
 ARMS = list(gk.STUDENTS)
+TRANSFER = ("kd>alone", "kd>self")
+SOURCE = ("kd>ce@src", "geo>unif@src")
 
 
 def _rows(rng):
-    return pd.DataFrame([{"seed": s, "student": a, "accuracy": 0.6 + rng.normal(0, 0.02),
-                          "ms_per_sample": 0.5} for s in SEEDS for a in ARMS])
+    return pd.DataFrame([{"seed": s, "arm": a, "student": gk.LABELS[a],
+                          "accuracy": 0.6 + rng.normal(0, 0.02), "ms_per_sample": 0.5}
+                         for s in SEEDS for a in ARMS])
 
 
 def _teachers(test_acc):
-    return [{"seed": s, "teacher": {"acc_test": {1: test_acc[i]}, "ms_per_sample": 5.0},
-             "normalized": {"acc_test": {1: test_acc[i]}}} for i, s in enumerate(SEEDS)]
+    return [{"seed": s, "acc_test": {1: test_acc[i]}, "acc_test_normalised": {1: test_acc[i]},
+             "ms_per_sample": 5.0} for i, s in enumerate(SEEDS)]
 
 
 def _stats():
@@ -27,52 +31,103 @@ def _stats():
                          "mean max prob": [0.12] * len(SEEDS)})
 
 
-def _gate(teacher, student):
-    return pd.DataFrame({"seed": SEEDS, "held-out subject": [1, 2, 1, 2, 1, 2],
-                         "1-NN teacher": teacher, "CE student": student})
+LOW = [0.50, 0.52, 0.49, 0.51, 0.50, 0.48]
+HIGH = [0.80, 0.82, 0.79, 0.81, 0.80, 0.83]
+STUDENT = [0.55, 0.56, 0.54, 0.57, 0.55, 0.56]
+
+
+def _gate(teacher, alone=STUDENT, src=STUDENT, self_=None):
+    return pd.DataFrame({"seed": SEEDS, "held-out subject": [1, 2, 3, 1, 2, 3],
+                         "1-NN teacher": teacher, "alone": alone, "self": self_ or alone,
+                         gk.SRC_CE: src})
 
 
 def _verdicts(gate, test_acc):
     rng = np.random.default_rng(0)
     out = gk.claims(_rows(rng), _teachers(test_acc), _stats(), 9, gate=gate, utd=False,
                     temperature=3.0, delta={"accuracy": 0.02})
-    return {c.id: c for c in finalize(out, primary=["kd>ce@src", "teacher>ce"], power=False)}
+    return {c.id: c for c in finalize(out, primary=["kd>alone", "teacher>ce"], power=False)}
 
 
 def test_gate_reads_the_held_out_subject_not_the_test_accuracies():
     # the teacher wins on test by 30 points, but not on the held-out training subject
     high_test = [0.9 + 0.01 * i for i in range(len(SEEDS))]
-    failing = _gate([0.50, 0.52, 0.49, 0.51, 0.50, 0.48], [0.55, 0.56, 0.54, 0.57, 0.55, 0.56])
-    v = _verdicts(failing, high_test)
-    for key in ("kd>ce@src", "geo>unif", "geo>unif@src", "sound>ce", "sound>ce+aug"):
+    v = _verdicts(_gate(LOW), high_test)
+    for key in TRANSFER + SOURCE:
         assert v[key].verdict == "not testable", key
-        assert "held-out training subject" in v[key].note
-        assert "no better than the CE student" in v[key].note
+        assert "held-out gate subject" in v[key].note
+    assert "no better than the student alone" in v["kd>alone"].note
+    assert "no better than the CE, source's model" in v["kd>ce@src"].note
     # the teacher-vs-student claim on test is a claim, not a gate: it is judged
     assert v["teacher>ce"].verdict == "supported"
     # and the other way round: a teacher that loses on test passes a gate it wins
-    passing = _gate([0.80, 0.82, 0.79, 0.81, 0.80, 0.83], [0.55, 0.56, 0.54, 0.57, 0.55, 0.56])
-    v = _verdicts(passing, [0.3] * len(SEEDS))
-    assert v["kd>ce@src"].verdict != "not testable"
-    assert "beats the CE student (held-out training subject accuracy" in v["kd>ce@src"].note
+    v = _verdicts(_gate(HIGH), [0.3] * len(SEEDS))
+    for key in TRANSFER + SOURCE:
+        assert v[key].verdict != "not testable", key
+    assert "beats the student alone (held-out gate subject accuracy" in v["kd>alone"].note
+    assert v["teacher>ce"].verdict == "not supported"
 
 
-def test_no_held_out_subject_means_no_gate():
+def test_each_pathway_has_its_own_gate():
+    # the teacher beats the source's CE model on the gate subject, not the view-normalised
+    # student alone: the source's claims are judged, the transfer claims are not
+    v = _verdicts(_gate(HIGH, alone=[0.95, 0.96, 0.97, 0.95, 0.96, 0.97]), [0.5] * len(SEEDS))
+    for key in TRANSFER:
+        assert v[key].verdict == "not testable", key
+    for key in SOURCE:
+        assert v[key].verdict != "not testable", key
+
+
+def test_a_degenerate_self_training_control_blocks_only_kd_vs_self():
+    broken = [s - 0.2 for s in STUDENT]
+    v = _verdicts(_gate(HIGH, self_=broken), [0.5] * len(SEEDS))
+    assert v["kd>self"].verdict == "not testable"
+    assert "degenerate" in v["kd>self"].note
+    assert v["kd>alone"].verdict != "not testable"
+
+
+def test_no_gate_table_means_no_gate():
     g = gk.held_out_gate(None)
-    assert not g.ok and "single training subject" in g.reason
-    assert gk.gate_subject({"train_subjects": [3]}, 5) is None
+    assert not g.ok and "no gate subject" in g.reason
 
 
-def test_gate_subjects_rotate_through_the_training_subjects_only():
-    p = {"train_subjects": [1, 2, 3]}
-    assert [gk.gate_subject(p, s) for s in range(6)] == [1, 2, 3, 1, 2, 3]
-    subject = np.array([1, 2, 3, 4, 1, 2, 3, 4, 5])
-    data = SkeletonSet([np.zeros((2, 20, 3))] * len(subject), np.zeros(len(subject), int),
-                       subject, np.zeros(len(subject), int), ("a",), "toy")
-    ref, held = gk.gate_rows(p, 1, data)
-    train = subject[np.isin(subject, p["train_subjects"])]  # the training split's order
-    assert len(ref) + len(held) == len(train) == 6
-    assert set(train[held]) == {2} and 2 not in set(train[ref])
+P = {"train_subjects": [1, 2, 3, 4], "transfer_subjects": [5, 6], "data_dir": None,
+     "n_subjects": 8, "n_trials": 1, "yaw_range": 30, "data_seed": None, "seeds": [0]}
+
+
+def test_roles_rotate_through_the_training_subjects_and_never_overlap():
+    r = [gk.roles(P, s) for s in range(8)]
+    assert [x["gate"] for x in r] == [1, 2, 3, 4, 1, 2, 3, 4]
+    assert [x["valid"] for x in r] == [2, 3, 4, 1, 2, 3, 4, 1]
+    for x in r:
+        assert sorted(x["fit"] + [x["gate"], x["valid"]]) == [1, 2, 3, 4]
+        assert not set(x["fit"]) & set(x["transfer"])
+
+
+def test_load_splits_the_subjects_by_role():
+    d = gk.load(P, 1)
+    subject = d["data"].subject
+    sizes = {role: len(d[role][1]) for role in ("fit", "valid", "gate", "transfer", "test")}
+    # 9 actions x 1 trial per subject: fit 2 subjects, valid 1, gate 1, transfer 2, test 2
+    assert sizes == {"fit": 18, "valid": 9, "gate": 9, "transfer": 18, "test": 18}
+    test_rows = np.flatnonzero(subject > 6)
+    assert all(np.array_equal(a, d["data"].sequences[i])
+               for a, i in zip(d["test"][0], test_rows))
+
+
+def test_check_params_rejects_overlapping_or_missing_roles():
+    base = {**P, "students": ARMS, "steps": 10, "eval_every": 5, "lr_grid": [1e-3],
+            "frame_stride": 2,
+            "temperature": 3.0, "k": 1}
+    gk.check_params(base)
+    with pytest.raises(ValueError, match="both training and transfer"):
+        gk.check_params({**base, "transfer_subjects": [4, 5]})
+    with pytest.raises(ValueError, match="at least 3"):
+        gk.check_params({**base, "train_subjects": [1, 2]})
+    with pytest.raises(ValueError, match="need transfer_subjects"):
+        gk.check_params({**base, "transfer_subjects": []})
+    with pytest.raises(ValueError, match="leave test subjects"):
+        gk.check_params({**base, "transfer_subjects": [5, 6, 7, 8]})
 
 
 def test_size_claim_only_in_the_source_setting():
@@ -82,4 +137,14 @@ def test_size_claim_only_in_the_source_setting():
     assert "training subjects" in gk.differs_from_source({**p, "data_dir": "x",
                                                           "train_subjects": [1, 2]})
     assert "2-layer" in gk.differs_from_source({**p, "data_dir": "x", "layers": 2})
-    assert gk.differs_from_source({**p, "data_dir": "x"}) == ""
+    # even on UTD-MHAD with its split and size, two training subjects validate and gate
+    assert "validate and gate" in gk.differs_from_source({**p, "data_dir": "x"})
+
+
+def test_the_source_values_are_not_testable_on_synthetic_data_and_the_size_claim_says_why():
+    v = _verdicts(_gate(HIGH), [0.5] * len(SEEDS))
+    assert v["utd-values"].verdict == v["signum-values"].verdict == "not testable"
+    assert v["kd>ce@src:size"].verdict == "not testable"
+    assert "synthetic skeletons" in v["kd>ce@src:size"].note
+    # the direction claim carries no source effect to be held against synthetic data
+    assert "relative" not in v["kd>ce@src"].note

@@ -140,7 +140,7 @@ def test_geometric_kd_report(tmp_path_factory):
                          "tables/teacher_gate.csv"])
     rows = claims_of(rep)
     primary = {r["id"] for r in rows.values() if r["family"] == "primary"}
-    assert primary == {"kd>ce@src", "teacher>ce", "geo>unif@src"}
+    assert primary == {"kd>ce@src", "teacher>ce", "geo>unif@src", "kd>alone", "kd>self"}
     # the gate holds out a training subject per seed (train_subjects [1, 2]), never a test one
     gate = pd.read_csv(rep / "tables" / "teacher_gate.csv")
     assert gate["held-out subject"].tolist() == [1, 2]

@@ -47,6 +47,26 @@ def test_synthetic_set_is_seeded_and_varied():
         synthetic_skeletons(actions=["moonwalk"])
 
 
+def _facing(seq):
+    """The yaw of a sequence's mean hip vector (degrees; 0 at rest)."""
+    h = (seq[:, J["hip_left"]] - seq[:, J["hip_right"]]).mean(axis=0)
+    return np.degrees(np.arctan2(-h[2], h[0]))
+
+
+def test_yaw_range_bounds_the_facing():
+    # without joint noise the hips turn only with the trial's yaw (the idle sway moves the
+    # legs below them, not the hip joints)
+    kw = dict(n_subjects=3, n_trials=2, noise=0.0, seed=1)
+    narrow = [_facing(s) for s in synthetic_skeletons(yaw_range=30, **kw).sequences]
+    wide = [_facing(s) for s in synthetic_skeletons(yaw_range=180, **kw).sequences]
+    still = [_facing(s) for s in synthetic_skeletons(yaw_range=0, **kw).sequences]
+    assert max(map(abs, narrow)) <= 30 and min(narrow) < -15 and max(narrow) > 15
+    assert max(map(abs, wide)) > 90
+    np.testing.assert_allclose(still, 0, atol=1e-9)
+    with pytest.raises(ValueError, match="yaw_range"):
+        synthetic_skeletons(yaw_range=200)
+
+
 def test_utd_mhad_loader_reads_the_original_format(tmp_path):
     rng = np.random.default_rng(0)
     for a, s, t, T in [(1, 1, 1, 5), (2, 1, 1, 7), (27, 8, 4, 3)]:

@@ -5,7 +5,9 @@ kinematics. Each action is a set of joint rotations over a phase φ ∈ [0, 1]. 
 Procrustes-DTW is meant to absorb all vary, each from its own seeded draw:
 * subjects: bone lengths (per limb group) and height;
 * trials: tempo (a time warp φ = (t/T)^γ), length, amplitude;
-* rotation about the vertical axis, scale and translation;
+* rotation about the vertical axis (a yaw drawn uniformly within ±``yaw_range`` degrees: 180,
+  the default, is the full circle; 30 is a subject roughly facing a depth camera), scale and
+  translation;
 * joint noise.
 
 **UTD-MHAD** (Chen, Jafari & Kehtarnavaz, ICIP 2015): files
@@ -116,10 +118,13 @@ def forward_kinematics(bone_scale: np.ndarray, rotations: dict, T: int) -> np.nd
 
 def synthetic_skeletons(n_subjects: int = 8, n_trials: int = 3, actions=None, *,
                         length=(30, 60), noise: float = 0.08, sway: float = 1.0,
-                        seed: int = 0) -> SkeletonSet:
+                        yaw_range: float = 180.0, seed: int = 0) -> SkeletonSet:
     """One sequence per action × subject × trial, seeded. ``sway`` (radians) adds a random
     slow idle motion of the spine, shoulders and hips to every trial, so that actions
-    overlap; ``noise`` is the joint jitter (metres)."""
+    overlap; ``noise`` is the joint jitter (metres); every trial is turned about the vertical
+    axis by a yaw uniform in [−``yaw_range``, +``yaw_range``] degrees (180: the full circle)."""
+    if not 0 <= yaw_range <= 180:
+        raise ValueError(f"yaw_range must be in [0, 180] degrees, got {yaw_range}")
     names = tuple(actions or ACTIONS)
     unknown = [a for a in names if a not in ACTIONS]
     if unknown:
@@ -143,7 +148,8 @@ def synthetic_skeletons(n_subjects: int = 8, n_trials: int = 3, actions=None, *,
                         2 * np.pi * rng.uniform(0.3, 1.5) * phase + rng.uniform(0, 6.3)))
                     rots[J[j]] = rots[J[j]] @ idle if J[j] in rots else idle
                 x = forward_kinematics(scale, rots, T)
-                yaw = _rot("y", np.array(rng.uniform(0, 2 * np.pi)))
+                half = np.deg2rad(yaw_range)
+                yaw = _rot("y", np.array(rng.uniform(-half, half)))
                 x = rng.uniform(0.8, 1.25) * x @ yaw.T + rng.normal(0, 0.5, size=3)
                 seqs.append(x + rng.normal(0, noise, size=x.shape))
                 ys.append(a)

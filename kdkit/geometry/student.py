@@ -27,13 +27,22 @@ from torch import nn
 from ..distill.distance_targets import kd_loss
 
 
-def pad(seqs, hip: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(N, T_max, J·3) float32, centred on each sequence's mean hip position, and lengths."""
+def pad(seqs, hip: int = 0, *, view: bool = False, stride: int = 1
+        ) -> tuple[np.ndarray, np.ndarray]:
+    """(N, T_max, J·3) float32, centred on each sequence's mean hip position, and lengths;
+    ``view`` also turns each sequence so its mean hip vector lies on +x and divides it by its
+    torso length (:func:`kdkit.data.view_normalisation.view_normalise`, Kinect-v1 joints);
+    ``stride`` keeps every stride-th frame (after the normalisation)."""
+    from ..data.view_normalisation import view_normalise
+
+    if stride < 1:
+        raise ValueError(f"stride must be ≥ 1, got {stride}")
+    seqs = [(view_normalise(s) if view else s - s[:, hip].mean(axis=0))[::stride]
+            for s in seqs]
     lengths = np.array([len(s) for s in seqs])
     J = seqs[0].shape[1]
     out = np.zeros((len(seqs), lengths.max(), J * 3), dtype=np.float32)
     for i, s in enumerate(seqs):
-        s = s - s[:, hip].mean(axis=0)
         out[i, :len(s)] = s.reshape(len(s), -1)
     return out, lengths
 
@@ -84,20 +93,35 @@ class MotionTransformer(nn.Module):
         return self.head(self.drop(self.norm(h)))
 
 
+def _setup(X, n_classes, *, loss, faithful, arch, lr, seed, device):
+    """A seeded model, its Adam optimiser and the generator of the batch order."""
+    if loss not in ("ce", "kd", "uniform"):
+        raise ValueError(f"loss must be ce, kd or uniform, got {loss!r}")
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    model = MotionTransformer(X.shape[2], n_classes, faithful=faithful, **(arch or {}))
+    model = model.to(device)
+    return model, torch.optim.Adam(model.parameters(), lr=lr), g
+
+
+def _step(opt, obj, what: str) -> None:
+    """One gradient step on ``obj``; a NaN or infinite loss raises ``FloatingPointError``."""
+    if not torch.isfinite(obj):
+        raise FloatingPointError(f"motion transformer ({what}) diverged: loss = {float(obj)}")
+    opt.zero_grad()
+    obj.backward()
+    opt.step()
+
+
 def fit_student(X, lengths, y, *, n_classes, teacher=None, loss="ce", temperature=3.0,
                 alpha=0.5, beta=0.5, faithful=False, epochs=60, lr=1e-3, batch_size=16,
                 seed=0, arch=None, augment=False, device="cpu"):
     """Train a ``MotionTransformer``; ``loss`` is ce | kd (needs ``teacher`` probabilities) |
     uniform (KD against the uniform distribution: the smoothing control); ``augment`` adds
     :func:`random_yaw` to every batch."""
-    if loss not in ("ce", "kd", "uniform"):
-        raise ValueError(f"loss must be ce, kd or uniform, got {loss!r}")
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
+    model, opt, g = _setup(X, n_classes, loss=loss, faithful=faithful, arch=arch, lr=lr,
+                           seed=seed, device=device)
     ga = torch.Generator().manual_seed(seed + 1)
-    model = MotionTransformer(X.shape[2], n_classes, faithful=faithful, **(arch or {}))
-    model = model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
     x, L, yt = torch.as_tensor(X), torch.as_tensor(lengths), torch.as_tensor(y)
     if loss == "uniform":
         teacher = np.full((len(y), n_classes), 1.0 / n_classes)
@@ -113,14 +137,75 @@ def fit_student(X, lengths, y, *, n_classes, teacher=None, loss="ce", temperatur
             else:
                 obj = kd_loss(z, yt[idx].to(device), pt[idx].to(device), temperature, alpha,
                               beta)
-            if not torch.isfinite(obj):
-                raise FloatingPointError(f"motion transformer ({loss}) diverged: loss = "
-                                         f"{float(obj)}")
-            opt.zero_grad()
-            obj.backward()
-            opt.step()
+            _step(opt, obj, loss)
     model.eval()
     return model.cpu()
+
+
+def fit_steps(X, lengths, y, *, n_classes, valid, targets=None, loss="ce",
+              temperature=3.0, faithful=False, steps=600, eval_every=50, patience=None,
+              lr=1e-3, batch_size=16, seed=0, arch=None, device="cpu"):
+    """Train a ``MotionTransformer`` for at most ``steps`` gradient steps (the same budget for
+    every arm, whatever its number of rows) and keep the checkpoint with the lowest
+    cross-entropy on ``valid = (X, lengths, y)``, scored every ``eval_every`` steps (the
+    validation loss, not its accuracy: a small validation set reaches 100 % accuracy early and
+    then cannot tell checkpoints apart); with ``patience`` training stops after that many scores
+    without improvement (early stopping).
+
+    ``loss``: ``ce`` — cross-entropy against per-row target distributions ``targets`` (N, C)
+    (one-hot rows for labelled data, a teacher's or the student's probabilities for transfer
+    rows; None: one-hot ``y``); ``kd`` / ``uniform`` — the source's loss
+    (``distill.distance_targets.kd_loss`` at ``temperature``) against ``targets`` or against the
+    uniform distribution. Rows are drawn in epochs (reshuffled unless ``faithful``: the source
+    trains unshuffled). Returns (model, its validation accuracy, its validation loss, its
+    step)."""
+    if steps < 1 or eval_every < 1:
+        raise ValueError(f"steps and eval_every must be ≥ 1, got {steps}, {eval_every}")
+    import copy
+
+    model, opt, g = _setup(X, n_classes, loss=loss, faithful=faithful, arch=arch, lr=lr,
+                           seed=seed, device=device)
+    x, L, yt = torch.as_tensor(X), torch.as_tensor(lengths), torch.as_tensor(y)
+    if loss == "uniform":
+        targets = np.full((len(y), n_classes), 1.0 / n_classes)
+    if targets is None:
+        targets = np.eye(n_classes)[np.asarray(y)]
+    pt = torch.as_tensor(np.asarray(targets), dtype=torch.float32)
+    xv, Lv, yv = (torch.as_tensor(a) for a in valid)
+    best, best_step, state, step, acc = math.inf, 0, None, 0, float("nan")
+    while step < steps:
+        order = torch.arange(len(x)) if faithful else torch.randperm(len(x), generator=g)
+        for idx in order.split(batch_size):
+            model.train()
+            z = model(x[idx].to(device), L[idx].to(device))
+            if loss == "ce":
+                obj = -(pt[idx].to(device) * nn.functional.log_softmax(z, 1)).sum(1).mean()
+            else:
+                obj = kd_loss(z, yt[idx].to(device), pt[idx].to(device), temperature)
+            _step(opt, obj, f"{loss}, lr {lr:g}")
+            step += 1
+            if step % eval_every == 0 or step == steps:
+                model.eval()
+                with torch.no_grad():
+                    zv = model(xv.to(device), Lv.to(device)).cpu()
+                vloss = float(nn.functional.cross_entropy(zv, yv))
+                if vloss < best:
+                    best, best_step, state = vloss, step, copy.deepcopy(model.state_dict())
+                    acc = float((zv.argmax(1) == yv).float().mean())
+                elif patience and step - best_step >= patience * eval_every:
+                    steps = step  # early stop
+            if step >= steps:
+                break
+    model.load_state_dict(state)
+    model.eval()
+    return model.cpu(), acc, best, best_step
+
+
+@torch.no_grad()
+def probabilities(model, X, lengths) -> np.ndarray:
+    """Softmax outputs (N, C) of a trained student."""
+    model = model.cpu().eval()
+    return torch.softmax(model(torch.as_tensor(X), torch.as_tensor(lengths)), 1).numpy()
 
 
 @torch.no_grad()

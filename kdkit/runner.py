@@ -389,8 +389,13 @@ def write_index(out_root: Path) -> Path:
     committed ``reports/`` does not link the git-ignored executed notebooks."""
     from .site import write_site
 
+    from .site import update_readme_times
+
     committed = Path(out_root).resolve() == reports_dir().resolve()
-    return write_site(out_root, link_notebooks=not committed)
+    index = write_site(out_root, link_notebooks=not committed)
+    if committed:
+        update_readme_times(project_root() / "README.md", out_root)
+    return index
 
 
 # ---------------------------------------------------------------- the command

@@ -288,3 +288,41 @@ def write_site(root: Path, *, link_notebooks: bool = True) -> Path:
 def _row_common(run: dict) -> dict:
     return {"date": (run.get("start") or "")[:16], "commit": (run.get("git_commit") or "")[:12],
             "duration": _duration(run.get("duration_s"))}
+
+
+TIMES_START, TIMES_END = "<!-- kdkit:times -->", "<!-- /kdkit:times -->"
+
+
+def times_table(root: Path) -> str:
+    """The run time of every full report in ``root`` from its ``run.json``, as Markdown."""
+    lines = ["| report | time (one full run, 2 workers, 2 cores) | seeds | commit | date (UTC) |",
+             "|---|---|---|---|---|"]
+    for d in sorted(p for p in Path(root).iterdir() if (p / "run.json").exists()):
+        run = _read_json(d / "run.json")
+        if run.get("mode") == "smoke" or run.get("status") != "ok":
+            continue
+        seeds = run.get("seeds")
+        n = len(seeds) if isinstance(seeds, list) else \
+            seeds.get("n", seeds.get("start", "")) if isinstance(seeds, dict) else ""
+        dirty = " (uncommitted changes)" if run.get("git_dirty") else ""
+        lines.append(f"| [{d.name}](reports/{d.name}/) | {_duration(run.get('duration_s'))} | "
+                     f"{n} | `{(run.get('git_commit') or '')[:7]}`{dirty} | "
+                     f"{(run.get('start') or '')[:10]} |")
+    return "\n".join(lines)
+
+
+def update_readme_times(readme: Path, root: Path) -> bool:
+    """Rewrite the block between :data:`TIMES_START` and :data:`TIMES_END` in ``readme`` with
+    :func:`times_table`, so the README's run times come from the reports and cannot go stale.
+    False (nothing written) when the README has no such block."""
+    try:
+        text = Path(readme).read_text()
+    except OSError:
+        return False
+    a, b = text.find(TIMES_START), text.find(TIMES_END)
+    if a < 0 or b < a:
+        return False
+    new = text[:a + len(TIMES_START)] + "\n" + times_table(root) + "\n" + text[b:]
+    if new != text:
+        Path(readme).write_text(new)
+    return True

@@ -39,3 +39,26 @@ def test_nice_ticks_are_round_and_cover_the_range():
     assert nice_ticks(-0.013, 0.087) == pytest.approx([0.0, 0.02, 0.04, 0.06, 0.08])
     t = nice_ticks(-1.2, 3.7)
     assert t == pytest.approx([-1.0, 0.0, 1.0, 2.0, 3.0])
+
+
+def test_readme_times_come_from_run_json(tmp_path):
+    import json
+
+    from kdkit.site import TIMES_END, TIMES_START, update_readme_times
+
+    for name, run in {"a": {"mode": "full", "status": "ok", "duration_s": 125.0,
+                            "seeds": [0, 1, 2], "git_commit": "abcdef123", "git_dirty": False,
+                            "start": "2026-12-02T10:00:00"},
+                      "b": {"mode": "smoke", "status": "ok", "duration_s": 9.0}}.items():
+        (tmp_path / "reports" / name).mkdir(parents=True)
+        (tmp_path / "reports" / name / "run.json").write_text(json.dumps(run))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{TIMES_START}\nold\n{TIMES_END}\nrest\n")
+    assert update_readme_times(readme, tmp_path / "reports")
+    text = readme.read_text()
+    assert "| [a](reports/a/) | 2.1 min | 3 | `abcdef1` | 2026-12-02 |" in text
+    assert "old" not in text and "[b]" not in text and text.endswith("rest\n")
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("no block\n")
+    assert not update_readme_times(plain, tmp_path / "reports")
+    assert plain.read_text() == "no block\n"

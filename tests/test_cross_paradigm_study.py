@@ -46,12 +46,12 @@ def test_each_innovation_is_gated_by_its_own_pathway_out_of_fold():
     assert v["hints>soft"].verdict == "not testable"
     assert "the teacher (mlp) is no better than the mlp alone" in v["hints>soft"].note
     assert "out-of-fold (training split) accuracy" in v["hints>soft"].note
-    for key in ("dynT>fixT", "curriculum>soft", "stream:soft>hard", "attn>uniform"):
+    for key in ("dynT>fixT:oof", "curriculum>soft", "stream:soft>hard", "attn>uniform"):
         assert v[key].verdict != "not testable", key
-    assert "the teacher (ensemble) beats the mlp alone" in v["dynT>fixT"].note
+    assert "the teacher (ensemble) beats the mlp alone" in v["dynT>fixT:oof"].note
     assert "beats the stream student alone" in v["stream:soft>hard"].note
     # federated vs central is not a transfer claim: no teacher gate
-    assert next(c for c in out if c.id == "fed~central").test.gates == ()
+    assert next(c for c in out if c.id == "fed~central:munge").test.gates == ()
 
 
 def test_missing_pathway_gate_is_not_testable():
@@ -85,3 +85,153 @@ def test_fast_student_needs_the_source_accuracy_too():
     assert slow_acc[0].measured == pytest.approx(0.02) and slow_acc[0].verdict == "not supported"
     good = cp._fast_student_claims(rows([0.984, 0.986, 0.985, 0.987, 0.983]), no_faithful)
     assert good[0].verdict == "supported"
+
+
+# ------------------------------------------------------------------ the transfer-set design
+
+from kdkit.studies import cross_paradigm_transfer as tr  # noqa: E402
+
+
+def test_label_smoothing_targets_by_hand():
+    q = tr.smoothed(np.array([0, 2]), 3, 0.3)
+    assert q == pytest.approx(np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]]))
+
+
+def test_draw_deals_one_seeded_draw_into_disjoint_parts():
+    sizes = (30, 10, 10, 40, 20)
+    d = tr.draw(3, sizes)
+    assert [len(d[p][0]) for p in tr.PARTS] == list(sizes)
+    assert d["train"][0].shape[1] == 50 and set(np.unique(d["test"][1])) <= set(range(5))
+    again = tr.draw.__wrapped__(3, sizes)
+    assert all(np.array_equal(d[p][0], again[p][0]) for p in tr.PARTS)
+    rows = np.vstack([d[p][0] for p in tr.PARTS])
+    assert len(np.unique(rows, axis=0)) == sum(sizes)
+    assert not np.array_equal(tr.draw(4, sizes)["train"][0], d["train"][0])
+
+
+def _rows(gains, leads, *, alone=0.7, teacher_gate=None):
+    """Synthetic transfer rows: per (teacher, student) and seed, kd − alone = gains[(t, s)][i]
+    on test; the teacher leads the student alone by leads[(t, s)][i] on the gate rows."""
+    out = []
+    students = sorted({s for _, s in gains})
+    n = len(next(iter(gains.values())))
+    for seed in range(n):
+        for s in students:
+            for arm, acc in (("alone", alone), ("self", alone + 0.001 * (seed % 2)),
+                             ("oracle", alone + 0.1)):
+                out.append({"seed": seed, "student": s, "teacher": "", "arm": arm,
+                            "gate": acc, "test": acc})
+        for (t, s), gain in gains.items():
+            for arm, acc in (("kd", alone + gain[seed]), ("oof", alone), ("stack", alone)):
+                out.append({"seed": seed, "student": s, "teacher": t, "arm": arm,
+                            "gate": acc, "test": acc})
+        for t in dict.fromkeys(t for t, _ in gains):
+            lead = leads[t][seed]
+            out.append({"seed": seed, "student": "", "teacher": t, "arm": "teacher",
+                        "gate": alone + lead, "test": alone + lead})
+    return pd.DataFrame(out)
+
+
+def test_cross_coefficient_recovers_the_family_effect_given_lead_and_student():
+    # gain = 0.01 + 0.02 · cross + 0.5 · lead exactly: the coefficient is 0.02 on every seed
+    leads = {"lr": [0.10, 0.12, 0.08], "svm": [0.05, 0.07, 0.06], "mlp": [0.02, 0.01, 0.03]}
+    fam = {("lr", "lr"): 0, ("svm", "lr"): 1, ("mlp", "lr"): 1, ("lr", "mlp"): 1,
+           ("svm", "mlp"): 1, ("mlp", "mlp"): 0}
+    gains = {(t, s): [0.01 + 0.02 * c + 0.5 * leads[t][i] for i in range(3)]
+             for (t, s), c in fam.items()}
+    coef = tr.cross_coefficients(_rows(gains, leads), list(fam))
+    assert coef.to_numpy() == pytest.approx([0.02, 0.02, 0.02], abs=1e-9)
+    # no same-family pathway: the term cannot be estimated
+    assert tr.cross_coefficients(_rows(gains, leads), [("svm", "lr"), ("mlp", "lr")]).empty
+
+
+def test_transfer_claims_are_gated_per_pathway_and_pooled_over_gated_ones():
+    n = 6
+    leads = {"svm": [0.05 + 0.002 * i for i in range(n)], "lr": [-0.2] * n}
+    gains = {("svm", "mlp"): [0.04 + 0.001 * (i % 3) for i in range(n)],
+             ("lr", "mlp"): [-0.15] * n}
+    out = finalize(tr.transfer_study_claims(_rows(gains, leads),
+                                            delta={"accuracy": {"value": 0.01, "why": "x"}}),
+                   power=False)
+    v = {c.id: c for c in out}
+    assert v["kd>alone@lr>mlp"].verdict == "not testable"
+    assert "no better than the mlp alone (held-out gate rows accuracy" in v["kd>alone@lr>mlp"].note
+    assert v["kd>alone@svm>mlp"].verdict == "supported"
+    # the pooled claim averages the gated pathway only (not the failing lr teacher)
+    assert v["kd>alone"].measured == pytest.approx(np.mean(gains[("svm", "mlp")]))
+    assert "pathways: svm → mlp" in v["kd>alone"].note
+    assert v["cross>same"].verdict == "not testable"  # one gated pathway: nothing to compare
+    assert all("=" not in c.id for c in out)
+    assert len({c.id for c in out}) == len(out)
+
+
+def test_students_on_transfer_take_equal_steps_and_equal_grids(monkeypatch):
+    sizes = (60, 30, 30, 240, 30)
+    t = tr.teacher_outputs(0, "lr", sizes=sizes, folds=2)
+    rows = pd.DataFrame(tr.students_on_transfer(0, "lr", [t], sizes=sizes,
+                                                kd_grid=[(0.5, 1.0), (0.5, 4.0)],
+                                                ls_grid=[0.0, 0.1], epochs=10))
+    assert set(rows["arm"]) == {"alone", "self", "oracle", "oof", "kd", "stack"}
+    grids = {"alone": "ε", "oracle": "ε", "stack": "ε", "self": "α", "kd": "α", "oof": "α"}
+    for r in rows.itertuples():
+        assert r.config.startswith(grids[r.arm])
+    # 60 labelled + 240 transfer rows: 10 · 60 / 300 = 2 epochs, as many steps as 10 on 60
+    seen = []
+    orig = tr.SoftTargetMLP.fit
+
+    def spy(self, X, y, **kw):
+        seen.append((len(X), self.epochs))
+        return orig(self, X, y, **kw)
+
+    monkeypatch.setattr(tr.SoftTargetMLP, "fit", spy)
+    tr.students_on_transfer(0, "lr", [t], sizes=sizes, kd_grid=[(0.5, 1.0)], ls_grid=[0.0],
+                            epochs=10)
+    assert set(seen) == {(60, 10), (300, 2)}
+
+
+def test_unequal_grids_are_refused():
+    p = {"transfer_teachers": ["svm"], "transfer_students": ["mlp"],
+         "transfer_rows": dict(zip(tr.PARTS, (100, 50, 50, 200, 100))),
+         "kd_grid": [[0.5, 1.0], [0.5, 4.0]], "ls_grid": [0.0], "epochs": 5}
+    with pytest.raises(ValueError, match="as many"):
+        cp.check_transfer_params(p)
+    with pytest.raises(ValueError, match="same gradient steps"):
+        cp.check_transfer_params({**p, "ls_grid": [0.0, 0.1], "transfer_students": ["rf"]})
+
+
+def test_innovations_on_transfer_label_the_transfer_rows_and_say_when_power_is_impossible():
+    sizes = (100, 30, 30, 300, 50)
+    t = tr.teacher_outputs(1, "lr", sizes=sizes, folds=2)
+    rows = pd.DataFrame(tr.innovations_on_transfer(1, t, sizes=sizes, student="lr", client="rf",
+                                                   n_clients=3, temperature=2.0, epochs=6))
+    assert list(rows["variant"]) == ["3 non-IID clients (Dirichlet 0.5)", "3 IID clients",
+                                     "central rf (same model class)", "fixed T0 = 2",
+                                     "dynamic T = T0 (1 + 0.1 H)"]
+    dyn = rows["temperature"].iloc[-1]
+    assert 2.0 < dyn <= 2.2  # the source's rule moves T by at most 10 %
+    no_teacher = tr.innovations_on_transfer(1, None, sizes=sizes, student="lr", client="rf",
+                                            n_clients=3, temperature=2.0, epochs=6)
+    assert [r["variant"] for r in no_teacher] == list(rows["variant"][:3])
+    many = pd.concat([rows.assign(seed=s, test=rows["test"] + 0.001 * s) for s in range(5)])
+    out = {c.id: c for c in tr.innovation_claims(many, None, delta={"accuracy": 0.01})}
+    assert set(out) == {"fed~central", "iid>noniid", "dynT>fixT"}
+    assert out["fed~central"].test.expect == "="
+    assert "no number of seeds can support" in out["dynT>fixT"].note
+
+
+def test_compatibility_claim_is_per_dataset_with_a_bootstrap_over_seeds():
+    paths = [("lr", "mlp"), ("rf", "mlp"), ("svm", "mlp"), ("mlp", "mlp")]
+    soft, comp = [], []
+    for ds, sign in (("a", 1), ("b", -1)):
+        for seed in range(5):
+            for k, (t, s) in enumerate(paths):
+                c = 0.2 * k + 0.01 * seed
+                soft.append({"dataset": ds, "seed": seed, "teacher": t, "student": s,
+                             "gain": sign * c + 0.001 * seed})
+                comp.append({"dataset": ds, "seed": seed, "teacher": t, "student": s, "C": c})
+    out = {c.id: c for c in cp.compat_claims(pd.DataFrame(soft), pd.DataFrame(comp))}
+    assert out["compat-predicts@a"].measured == pytest.approx(1.0)
+    assert out["compat-predicts@a"].verdict == "supported"
+    assert out["compat-predicts@b"].measured == pytest.approx(-1.0)
+    assert out["compat-predicts@b"].verdict == "not supported"
+    assert "bootstrap over seeds" in out["compat-predicts@a"].note

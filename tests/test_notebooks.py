@@ -113,10 +113,12 @@ def test_cross_paradigm_report(tmp_path_factory):
                          "tables/innovations_gate.csv",
                          "figures/gain_heatmap_breast_cancer.png",
                          "figures/compatibility_vs_gain.png", "figures/compression.png",
-                         "figures/stream.png"])
+                         "figures/stream.png", "tables/transfer_pathways.csv",
+                         "tables/transfer_per_seed.csv", "tables/transfer_innovations.csv",
+                         "figures/transfer_gains.png"])
     rows = claims_of(rep)
     primary = {r["id"] for r in rows.values() if r["family"] == "primary"}
-    assert primary == {"soft>base", "cross>same", "stack>soft", "fed~central"}
+    assert primary == {"kd>alone", "cross>same", "stack>teacher", "fed~central"}
     # the faithful replay regenerates the source's breast_cancer mode means within ±0.01
     name = "Source's mode means on breast_cancer (faithful replay, split seed 42)"
     assert rows[name]["verdict"] == "supported"

@@ -257,6 +257,13 @@ def test_sound_study_is_reproducible_and_pairs_each_student_with_its_baseline():
     assert len(g[g["role"] == "student"]) == 2 * 2 * 2  # teachers × students × methods
     assert (g["baseline"] > 0.5).all()
     assert set(va["model"]) == {"teacher lr", "teacher rf", "student lr", "student rf"}
+    # a stacked student's size counts its teacher's (it needs the teacher to predict)
+    size = a.set_index(["role", "teacher", "student", "method"])["n_params"]
+    base = size[("student", "", "lr", "baseline")]
+    assert size[("stacking", "rf", "lr", "stacking")] > size[("teacher", "rf", "", "teacher")]
+    # the linear student on iris: 3 more inputs (p_T) × 3 classes, plus the lr teacher
+    assert size[("stacking", "lr", "lr", "stacking")] == base + 3 * 3 + size[
+        ("teacher", "lr", "", "teacher")]
 
 
 def test_teacher_outputs_a_student_learns_from_are_out_of_fold():
@@ -305,3 +312,17 @@ def test_soft_forest_keeps_every_weight_and_the_tree_size():
                            alpha=0.0, temperature=1.0)
     m.fit(X, np.array([0, 1, 2, 0, 1, 2]), soft_targets=w)
     assert m.estimator_.min_samples_split == 30  # scaled by the expansion factor (18 / 6)
+
+
+def test_soft_mlp_keeps_every_class_when_the_argmax_labels_miss_one():
+    # a student fitted on a teacher's argmax over unlabelled rows may never see a class
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.array([0, 2] * 20)
+    q = np.tile([0.45, 0.1, 0.45], (40, 1))
+    m = SoftTargetMLP((), classes=np.arange(3), epochs=2, random_state=0).fit(
+        X, y, soft_targets=q)
+    assert list(m.classes_) == [0, 1, 2] and m.predict_proba(X).shape == (40, 3)
+    with pytest.raises(ValueError, match="soft_targets must have shape"):
+        SoftTargetMLP((), epochs=1).fit(X, y, soft_targets=q)
+    with pytest.raises(ValueError, match="outside classes"):
+        SoftTargetMLP((), classes=[0, 1], epochs=1).fit(X, y)

@@ -28,12 +28,14 @@ class SoftTargetMLP(ClassifierMixin, BaseEstimator):
     Parameters: ``hidden_layer_sizes`` (``()`` = linear model), ``alpha`` (weight of the
     hard-label term; 1.0 ignores soft targets), ``temperature``, ``hint_weight`` β,
     ``weight_decay``, ``lr``, ``epochs``, ``batch_size``, ``warm_start`` (keep training the
-    fitted network; used by the curriculum), ``random_state``.
+    fitted network; used by the curriculum), ``random_state``, ``classes`` (every class label,
+    for a student whose ``y`` — a teacher's argmax on unlabelled rows — may miss some; default:
+    the labels in ``y``).
     """
 
     def __init__(self, hidden_layer_sizes=(32,), alpha=0.5, temperature=2.0, hint_weight=1.0,
                  weight_decay=1e-4, lr=1e-2, epochs=40, batch_size=256, warm_start=False,
-                 random_state=0):
+                 random_state=0, classes=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
         self.temperature = temperature
@@ -44,6 +46,7 @@ class SoftTargetMLP(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.warm_start = warm_start
         self.random_state = random_state
+        self.classes = classes
 
     def _build(self, n_in: int, n_out: int, n_hint: int | None):
         layers, width = [], n_in
@@ -59,7 +62,9 @@ class SoftTargetMLP(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, reset=not fitted)
         check_classification_targets(y)
         if not fitted:
-            self.classes_ = np.unique(y)
+            self.classes_ = np.unique(y) if self.classes is None else np.asarray(self.classes)
+            if not np.isin(y, self.classes_).all():
+                raise ValueError("y holds labels outside classes")
             self.mean_ = X.mean(axis=0)
             self.scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
         yi = np.searchsorted(self.classes_, y)

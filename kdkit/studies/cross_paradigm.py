@@ -1,16 +1,23 @@
 """The cross_paradigm study (source: "Cross-Paradigm Knowledge Distillation",
 HeteroKD-BigData, IEEE Big Data 2025).
 
-Two modes side by side:
+Three designs side by side:
 
+* **transfer set** (:mod:`.cross_paradigm_transfer`, the primary claims): the source's generator
+  drawn per seed with an unlabelled transfer set from the same distribution; per teacher →
+  student pathway, KD on the transfer set against the student alone, a self-training control,
+  out-of-fold soft targets on the training rows and a true-label oracle, every arm tuned on
+  validation with a grid of the same size and gated by its own teacher on rows that picked
+  nothing;
 * **faithful** (``paradigms.faithful``): the source's five real procedures with its models, one
   stratified 80/20 split with seed 42, exactly as its code runs them (teacher outputs on the
   teacher's own training rows included), so its mode means can be regenerated;
-* **sound**: students that really learn from a teacher (``paradigms.soft_mlp`` for linear and
-  neural students, ``paradigms.soft_weighting`` for the tree student), over several seeds
-  (each seed its own stratified split, and its own draw of the synthetic set), against the
-  no-teacher baseline of the same model class; every innovation the source names, implemented
-  and measured against its own control; and the compatibility score tested as a predictor.
+* **sound** (training rows only): students that really learn from a teacher
+  (``paradigms.soft_mlp`` for linear and neural students, ``paradigms.soft_weighting`` for
+  the tree student), over several seeds (each seed its own stratified split, and its own draw
+  of the synthetic set), against the no-teacher baseline of the same model class; every
+  innovation the source names, implemented and measured against its own control; and the
+  compatibility score tested as a predictor.
 
 What the sound mode does so that a comparison measures transfer:
 
@@ -47,12 +54,11 @@ from sklearn import datasets as skd
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
 from ..jobs import Job
 from ..paradigms import compatibility as compat
 from ..paradigms.curriculum import fit_curriculum
 from ..paradigms.faithful import SEED_MODE_MEANS, mode_means, run_faithful
-from ..paradigms.families import FAMILIES, n_parameters
+from ..paradigms.families import FAMILIES, MODEL_FAMILY, n_parameters
 from ..paradigms.feature_distill import mlp_hidden
 from ..paradigms.federated import federated_soft_targets
 from ..paradigms.multi_teacher import attention_weights, combine
@@ -61,7 +67,19 @@ from ..paradigms.stream import stream_distill
 from ..paradigms.temperature import dynamic_temperature
 from ..paradigms.transfer_set import transfer_set
 from ..params import require
-from ..stats import mean_ci, paired_test, set_seed, spearman_ci
+from ..stats import mean_ci, paired_test, set_seed
+from .cross_paradigm_claims import (  # the claims; the notebook and tests reach them here
+    GATE_DATA,  # noqa: F401
+    SOURCE_CROSS,  # noqa: F401
+    SOURCE_SAME,  # noqa: F401
+    _fast_student_claims,  # noqa: F401
+    _innovation_claims,  # noqa: F401
+    claims,  # noqa: F401
+    compat_claims,  # noqa: F401
+    gate_for,  # noqa: F401
+    pathway_gate,  # noqa: F401
+    pooled_gate,  # noqa: F401
+)
 
 DATASETS = ("breast_cancer", "digits", "wine", "iris", "synthetic_small", "synthetic_medium",
             "synthetic_scaled")
@@ -123,9 +141,32 @@ def check_params(p: dict) -> None:
             f"innovations_teacher must be one of {', '.join(TEACHERS)}")
     require(p["innovations_student"] in STUDENTS,
             f"innovations_student must be one of {', '.join(STUDENTS)}")
+    check_transfer_params(p)
     require(FAMILIES.get(p["federated_client"]) is not None
             and FAMILIES[p["federated_client"]].faithful_student is not None,
             "federated_client must be one of lr, rf, mlp, dnn, svm")
+
+
+def check_transfer_params(p: dict) -> None:
+    """The transfer-set design's parameters (:mod:`.cross_paradigm_transfer`)."""
+    from .cross_paradigm_transfer import PARTS
+
+    bad = sorted(set(p["transfer_teachers"]) - set(TEACHERS))
+    require(not bad, f"transfer_teachers: unknown {bad}; allowed: {', '.join(TEACHERS)}")
+    bad = sorted(set(p["transfer_students"]) - {"lr", "mlp", "dnn"})
+    require(not bad, f"transfer_students: {bad} cannot take the same gradient steps; allowed: "
+            "lr, mlp, dnn")
+    rows = p["transfer_rows"]
+    require(isinstance(rows, dict) and set(rows) == set(PARTS)
+            and all(int(v) >= 10 for v in rows.values()),
+            f"transfer_rows must give at least 10 rows for each of {', '.join(PARTS)}")
+    require(len(p["kd_grid"]) >= 1 and all(len(c) == 2 and 0 <= c[0] <= 1 and c[1] > 0
+                                            for c in p["kd_grid"]),
+            "kd_grid is a list of [alpha, T] pairs with alpha in [0, 1] and T > 0")
+    require(len(p["ls_grid"]) == len(p["kd_grid"]) and all(0 <= e < 1 for e in p["ls_grid"]),
+            "ls_grid (label smoothing of the arms without soft targets) must hold as many "
+            "values in [0, 1) as kd_grid: every arm gets a grid of the same size")
+    require(p["epochs"] >= 1, "epochs must be at least 1")
 
 
 def _timed_predict(model, X) -> tuple[np.ndarray, float]:
@@ -241,13 +282,14 @@ def students_job(dataset: str, seed: int, teachers: list[dict], *, students, met
             # the stacked student needs the teacher's probabilities first: its time adds up
             _record(rows, stack, "stacking", t["teacher"], s, "stacking",
                     np.hstack([Xte, t["test_proba"]]), yte, base, t["predict_us"])
+            rows[-1]["n_params"] += t["n_params"]  # its size includes the teacher's
             h = t["held"]
             sc = compat.compatibility(FAMILIES[t["teacher"]].traits, FAMILIES[s].traits,
                                       h["gram"], compat.gram(held_model, Xtr[h["rows"]]),
                                       h["proba"], held_model.predict_proba(Xtr[h["rows"]]))
             comp.append({**base, "teacher": t["teacher"], "student": s,
-                         "same_paradigm": FAMILIES[t["teacher"]].paradigm
-                         == FAMILIES[s].paradigm, **sc})
+                         "same_paradigm": MODEL_FAMILY[t["teacher"]] == MODEL_FAMILY[s],
+                         **sc})
     return {"rows": rows, "comp": comp, "valid": valid}
 
 
@@ -447,241 +489,6 @@ def faithful_study(datasets, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame
             means.append({"dataset": ds, "mode": mode, "ours": v, "source": ref,
                           "difference": None if ref is None else v - ref})
     return pd.concat(rows, ignore_index=True), pd.DataFrame(means)
-
-
-# ------------------------------------------------------------------ claims
-
-GATE_DATA = "out-of-fold (training split)"
-# the source's cross- vs same-paradigm means over all its modes and data sets
-SOURCE_CROSS, SOURCE_SAME = 0.8233, 0.7926
-
-
-def gate_for(valid: pd.DataFrame, ds: str, student: str | None = None) -> Gate:
-    """The precondition of a transfer claim on one dataset: the teachers (their mean) beat the
-    student alone (the mean over students when ``student`` is None), out of fold on the
-    training split (never test)."""
-    v = valid[valid["dataset"] == ds].pivot_table(index="seed", columns="model",
-                                                  values="oof_accuracy")
-    t = v[[c for c in v if c.startswith("teacher ")]].mean(axis=1)
-    s = v[f"student {student}"] if student else \
-        v[[c for c in v if c.startswith("student ")]].mean(axis=1)
-    return teacher_gate(t, s, metric="accuracy", what="the teachers' mean",
-                        than=f"the {student} student alone" if student else
-                        "the students' mean alone", data=GATE_DATA)
-
-
-def pooled_gate(valid: pd.DataFrame) -> Gate:
-    """The gate of a claim pooled over datasets and pathways: per seed, the teachers' mean
-    out-of-fold accuracy against the students' (each averaged over the datasets)."""
-    v = valid.pivot_table(index=["dataset", "seed"], columns="model", values="oof_accuracy")
-    t = v[[c for c in v if c.startswith("teacher ")]].mean(axis=1).groupby(level="seed").mean()
-    s = v[[c for c in v if c.startswith("student ")]].mean(axis=1).groupby(level="seed").mean()
-    return teacher_gate(t, s, metric="accuracy", what="the teachers' mean over datasets",
-                        than="the students' mean alone", data=GATE_DATA)
-
-
-def pathway_gate(gate: pd.DataFrame | None, kind: str) -> Gate:
-    """The gate of one innovation's pathway (``kind``: main | pool | stream | hints, from
-    :func:`innovation_gates`): its teacher against its student alone, out of fold."""
-    g = None if gate is None or gate.empty else gate[gate["kind"] == kind].sort_values("seed")
-    if g is None or g.empty:
-        return Gate(False, f"no out-of-fold accuracies for the {kind} pathway: its teacher "
-                    "gate cannot be judged")
-    pathway = g["pathway"].iloc[0]
-    teacher, student = pathway.split(" → ")
-    return teacher_gate(g["teacher"].to_numpy(), g["student"].to_numpy(), metric="accuracy",
-                        what=f"the teacher ({teacher})", than=f"the {student} alone",
-                        data=GATE_DATA)
-
-
-def claims(rows: pd.DataFrame, g: pd.DataFrame, comp: pd.DataFrame, innov: pd.DataFrame,
-           valid: pd.DataFrame, faithful_rows: pd.DataFrame, faithful_means: pd.DataFrame, *,
-           n_clients: int, client: str, innov_gate: pd.DataFrame | None = None,
-           delta: dict | None = None) -> list[Claim]:
-    """Every headline claim of the source against this study's measurements. ``valid``: the
-    out-of-fold accuracies of the sound mode (its gates); ``innov_gate``: the innovations'
-    pathway gates; ``delta``: the study's ``delta`` parameter (metric ``accuracy``)."""
-    acc = Deltas(delta).kwargs("accuracy")
-    out = []
-    student_rows = g[g["role"] == "student"]
-    soft_rows = student_rows[student_rows["method"] == "soft"]
-    datasets = list(dict.fromkeys(soft_rows["dataset"]))
-    pooled = pooled_gate(valid) if len(valid) else Gate(False, "no out-of-fold accuracies")
-    # 1. soft-target KD vs the no-teacher baseline: pooled, then per dataset and student family
-    if len(soft_rows):
-        per_seed = soft_rows.groupby("seed")[["accuracy", "baseline"]].mean()
-        out.append(paired_claim(per_seed["accuracy"], per_seed["baseline"], ">",
-                                "Soft-target KD improves the student over the same student "
-                                f"without a teacher (mean over {', '.join(datasets)} and every "
-                                "pathway)", "its transfer modes 82.8 % vs baseline 81.1 %",
-                                "each student against its own no-teacher baseline on the same "
-                                "split", key="soft>base", gates=[pooled], **acc))
-    for (ds, s), h in soft_rows.groupby(["dataset", "student"], sort=False):
-        per_seed = h.groupby("seed")[["accuracy", "baseline"]].mean()
-        out.append(paired_claim(per_seed["accuracy"], per_seed["baseline"], ">",
-                                f"Soft-target KD beats the no-teacher {s} student on {ds} "
-                                "(mean over teachers)", key=f"soft>base:{ds}:{s}",
-                                gates=[gate_for(valid, ds, s)], **acc))
-    # 2. cross- vs same-paradigm: the source's +3.07 points
-    m = student_rows.merge(comp[["dataset", "seed", "teacher", "student", "same_paradigm"]],
-                           on=["dataset", "seed", "teacher", "student"])
-    soft = m[m["method"] == "soft"].groupby(["seed", "same_paradigm"])[
-        ["gain", "accuracy"]].mean().unstack()
-    if {True, False} <= set(soft["gain"].columns):
-        out.append(paired_claim(soft["gain"][False], soft["gain"][True], ">",
-                                "Cross-paradigm transfer gains more than same-paradigm transfer",
-                                "82.33 % vs 79.26 % (+3.07)",
-                                "gain = soft-target student − same student without teacher, "
-                                "mean over pathways of each kind", key="cross>same",
-                                gates=[pooled], **acc))
-        out.append(size_claim(soft["accuracy"][False], soft["accuracy"][True],
-                              "Cross-paradigm students beat same-paradigm ones by the source's "
-                              "amount (82.33 % vs 79.26 %)", SOURCE_CROSS / SOURCE_SAME - 1,
-                              differs="soft-target students over seeds on "
-                              f"{', '.join(datasets)}, not the source's mean over all its "
-                              "modes (baseline included) and four data sets, one split",
-                              source_value="82.33 % vs 79.26 % (+3.07)", key="cross>same:size"))
-    base = faithful_rows[faithful_rows["procedure"] == "baseline"]
-    cross = lambda d: d["teacher_paradigm"] != d["student_paradigm"]  # noqa: E731
-    gap = lambda d: d[cross(d)]["accuracy"].mean() - d[~cross(d)]["accuracy"].mean()  # noqa: E731
-    gap_all, gap_base = gap(faithful_rows), gap(base)
-    teacher_part = gap_all - gap_base
-    out.append(Claim("The cross- vs same-paradigm advantage comes from knowledge transfer",
-                     "+3.07 points (all modes)", teacher_part, None, None,
-                     "inconclusive" if gap_all < 0.01 else
-                     "supported" if teacher_part >= 0.01 else "not supported",
-                     f"faithful replay (one split): the cross − same gap is {gap_all:+.4f} over "
-                     f"all modes and {gap_base:+.4f} in baseline mode, where no teacher is used "
-                     "(the source's own xlsx: +3.07 vs +3.04); measured = the part a teacher "
-                     "adds. Supported when that part is at least 1 point, not supported when "
-                     "the gap is there without teachers, inconclusive when there is no gap",
-                     id="cross-gap:teacher-part", family="descriptive"))
-    # 3. faithful reproduction of the source's mode means (its data, split and models)
-    for ds, h in faithful_means.dropna(subset=["source"]).groupby("dataset", sort=False):
-        worst = h.loc[h["difference"].abs().idxmax()]
-        out.append(Claim(f"Source's mode means on {ds} (faithful replay, split seed 42)",
-                         ", ".join(f"{r.mode} {r.source:.4f}" for r in h.itertuples()),
-                         float(worst["difference"]), None, None,
-                         "supported" if h["difference"].abs().max() <= 0.01
-                         else "not supported",
-                         f"largest difference {worst['difference']:+.4f} ({worst['mode']}); "
-                         "supported when every mode is within ±0.01", id=f"faithful:{ds}",
-                         family="descriptive"))
-    # 4. stacking: best "method", but it is not a compression
-    st = g[g["method"] == "stacking"].groupby("seed")[["accuracy"]].mean()
-    sf = soft_rows.groupby("seed")[["accuracy"]].mean()
-    if len(st) and len(sf):
-        out.append(paired_claim(st["accuracy"], sf["accuracy"], ">",
-                                "Stacking is the best method (beats soft-target KD)", "89.1 %",
-                                "mean over datasets and pathways; both are the same kdkit "
-                                "students (stacked on [x, p_T(x)] with out-of-fold p_T on the "
-                                "training rows)", key="stack>soft", **acc))
-    out += _fast_student_claims(rows, faithful_rows)
-    # 5. the compatibility score predicts transfer gain
-    mean_gain = soft_rows.groupby(["dataset", "teacher", "student"])["gain"].mean()
-    cc = comp.groupby(["dataset", "teacher", "student"])["C"].mean().reindex(mean_gain.index)
-    if len(cc) >= 3:
-        e = spearman_ci(cc.to_numpy(), mean_gain.to_numpy())
-        out.append(Claim("Compatibility C predicts transfer gain (C ≥ 0.8 bounds transfer error)",
-                         "proven theorem", e.mean, e.ci_low, e.ci_high,
-                         "supported" if e.ci_low > 0 else "not supported" if e.ci_high < 0
-                         else "inconclusive",
-                         f"Spearman ρ over {e.n} dataset × pathway cells, bootstrap 95 % CI; C "
-                         "computed before training on a held-out fold of the training split",
-                         id="compat-predicts"))
-    out += _innovation_claims(innov, innov_gate, n_clients=n_clients, client=client, acc=acc)
-    out.append(Claim("Statistical significance: stacking t = 15.23, p < 0.001", "p < 0.001",
-                     None, None, None, "not testable",
-                     "hard-coded in the source's formatting.py (its own test set p = 0.5 by "
-                     "fiat); this table's p-values are computed over seeds", id="significance",
-                     family="descriptive"))
-    return out
-
-
-def _fast_student_claims(rows: pd.DataFrame, faithful_rows: pd.DataFrame) -> list[Claim]:
-    """"Ensemble → linear transfer gives a fast student (98.61 % in 0.136 s)": how much faster
-    a student that runs without the teacher (the soft-target lr student from the ensemble, on
-    digits) predicts than the teacher (descriptive); the 98.61 % itself is held only against
-    the faithful replay, the source's own setting (stacking, one split)."""
-    out = []
-    sel = rows[(rows["dataset"] == "digits") & (rows["teacher"] == "ensemble")
-               & (rows["student"] == "lr") & (rows["method"] == "soft")]
-    tea = rows[(rows["dataset"] == "digits") & (rows["role"] == "teacher")
-               & (rows["teacher"] == "ensemble")]
-    if len(sel) and len(tea):
-        e = mean_ci(sel["accuracy"])
-        ratio = float(sel["predict_us"].median() / tea["predict_us"].median())
-        reaches = e.ci_high >= 0.9861 - 0.01
-        out.append(Claim("Ensemble → linear transfer gives a fast student (98.61 % in 0.136 s)",
-                         "0.9861 in 0.136 s", ratio, None, None,
-                         "supported" if ratio < 1 and reaches else "not supported",
-                         f"measured: the soft-target lr student's prediction time as a "
-                         f"fraction of the ensemble teacher's (digits, medians over seeds; it "
-                         f"needs no teacher at inference) and its accuracy {e.mean:.4f} "
-                         f"[{e.ci_low:.4f}, {e.ci_high:.4f}]; supported only when it is faster "
-                         "and its accuracy reaches 98.61 % within ±0.01. The source's 98.61 % "
-                         "came from stacking, whose student needs the teacher, and 0.136 s was "
-                         "the lr's fit time (peak@faithful holds the stacking number against "
-                         "the faithful replay)", id="fast-student",
-                         family="descriptive"))
-    peak = faithful_rows[(faithful_rows["dataset"] == "digits") &
-                         (faithful_rows["teacher"] == "ensemble") &
-                         (faithful_rows["student"] == "lr") &
-                         (faithful_rows["procedure"] == "stacking")]
-    if len(peak):
-        acc = float(peak["accuracy"].iloc[0])
-        out.append(Claim("Peak 98.61 % (ensemble → linear, stacking, digits)", "0.9861", acc,
-                         None, None, "supported" if abs(acc - 0.9861) <= 0.01
-                         else "not supported", "faithful replay, one split; within ±0.01",
-                         id="peak@faithful", family="descriptive"))
-    return out
-
-
-def _innovation_claims(innov: pd.DataFrame, gate: pd.DataFrame | None, *, n_clients: int,
-                       client: str, acc: dict) -> list[Claim]:
-    if innov.empty:
-        return []
-    piv = innov.pivot_table(index="seed", columns="variant", values="accuracy")
-    ds = innov["dataset"].iloc[0]
-
-    def col(prefix):
-        hits = [c for c in piv.columns if c.startswith(prefix)]
-        return piv[hits[0]] if hits else None
-
-    out = []
-    for key, text, a, b, kind in (
-            ("dynT>fixT", "Dynamic temperature beats the fixed T0 it scales", "dynamic T",
-             "fixed T0", "main"),
-            ("attn>uniform", "Attention-weighted multi-teacher beats uniform weights",
-             "attention", "uniform", "pool"),
-            ("attn>random", "Attention-weighted multi-teacher beats the source's random "
-             "weights", "attention", "random weights", "pool"),
-            ("curriculum>soft", "Progressive (curriculum) transfer beats plain soft targets",
-             "easy → hard", "soft, T", "main"),
-            ("hints>soft", "Feature-level distillation adds to soft targets", "soft + hints",
-             "soft only", "hints"),
-            ("stream:soft>hard", "Stream distillation: soft teacher labels beat hard ones",
-             "teacher soft", "teacher hard", "stream")):
-        ca, cb = col(a), col(b)
-        if ca is not None and cb is not None:
-            out.append(paired_claim(ca, cb, ">", text, "", f"{ds}; every teacher output "
-                                    "out of fold", key=key, gates=[pathway_gate(gate, kind)],
-                                    **acc))
-    fed, central = col(f"{n_clients} non-IID"), col(f"central {client}")
-    iid = col(f"{n_clients} IID")
-    if fed is not None and central is not None:
-        out.append(paired_claim(fed, central, "=", "Federated distillation from non-IID "
-                                "clients is as good as a central model", "88.71 % with "
-                                "privacy preservation", f"federated − central {client} of the "
-                                "clients' own model class on the pooled data, no labels at "
-                                "the server; supported only if no difference larger than δ "
-                                "is shown", key="fed~central", **acc))
-    if fed is not None and iid is not None:
-        out.append(paired_claim(iid, fed, ">", "A non-IID split costs the federated student "
-                                "accuracy (IID clients beat non-IID ones)", "",
-                                "the same clients, the rows dealt out uniformly instead",
-                                key="iid>noniid", **acc))
-    return out
 
 
 # ------------------------------------------------------------------ tables

@@ -83,15 +83,22 @@ def text_color(rgba) -> str:
     return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 else "white"
 
 
-def shared_limits(tables, center: float | None = 0.0) -> tuple[float, float]:
-    """One colour range for heatmaps that are compared side by side."""
+def shared_limits(tables, center: float | None = 0.0, *,
+                  robust: bool = True) -> tuple[float, float]:
+    """One colour range for heatmaps that are compared side by side. ``robust``: when one cell
+    lies more than 3× as far from ``center`` as any other, the range stops at 1.25× the next
+    one (the outlier takes the end colour; its number is still written in the cell), so that
+    one cell does not wash out every other (:mod:`kdkit.figure_check`)."""
     vals = np.concatenate([np.asarray(t, dtype=float).ravel() for t in tables])
     vals = vals[np.isfinite(vals)]
     if not vals.size:
         return (-1.0, 1.0)
     if center is None:
         return float(vals.min()), float(vals.max())
-    lim = float(np.abs(vals - center).max()) or 1.0
+    dist = np.sort(np.abs(vals - center))[::-1]
+    lim = float(dist[0]) or 1.0
+    if robust and len(dist) > 3 and dist[1] > 0 and dist[0] > 3 * dist[1]:
+        lim = 1.25 * float(dist[1])
     return center - lim, center + lim
 
 
@@ -196,6 +203,7 @@ def dots_ci(summary: pd.DataFrame, *, label: str, value: str, ax=None, title: st
     ax.set_xlabel(f"{xlabel or value} ({CI_LABEL})")
     ax.set_title(title)
     ax.margins(x=0.15)
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(5))  # no crowded ticks on narrow panels
     return ax.figure
 
 

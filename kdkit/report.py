@@ -126,16 +126,23 @@ class Report:
     # ------------------------------------------------------------------ files
     def figure(self, fig, name: str, caption: str = ""):
         """Save ``fig`` as ``figures/NAME.png`` (pages) and ``.pdf`` (papers), show it once
-        and close it."""
+        and close it. :mod:`kdkit.figure_check` looks at it first: each problem found
+        (unreadable text, a colour scale set by one outlier, categories joined as numbers) is
+        printed and listed under the figure on the page."""
         import matplotlib.pyplot as plt
 
+        from .figure_check import problems
+
+        found = problems(fig)
+        for msg in found:
+            print(f"[kdkit] figure {name}: {msg}")
         for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None,
                                                                 "Producer": None})):
             fig.savefig(self.dir / "figures" / f"{name}.{ext}", bbox_inches="tight",
                         metadata=meta)
         self._page["figures"] = [f for f in self._page["figures"] if f["name"] != name]
         self._page["figures"].append({"name": name, "file": f"figures/{name}.png",
-                                      "caption": caption})
+                                      "caption": caption, "problems": found})
         self._write_page()
         _display(fig)
         plt.close(fig)

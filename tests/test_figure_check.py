@@ -1,0 +1,69 @@
+"""The figure checks catch each class of bug they name, and pass sound figures."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kdkit import plots  # noqa: E402,F401  (the theme)
+from kdkit.figure_check import problems  # noqa: E402
+
+
+def test_a_sound_figure_has_no_problems():
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar([4, 16, 64], [0.3, 0.4, 0.42], yerr=0.01, marker="o", label="student")
+    ax.legend(fontsize=8)
+    assert problems(fig, dpi=150) == []
+    plt.close(fig)
+
+
+def test_a_legend_shrunk_below_7px_is_caught():
+    # 8 pt at 150 dpi is 16.7 px; a figure 2,777 px wide shown at 1,068 px: 6.4 px
+    fig, ax = plt.subplots(figsize=(2777 / 150, 4))
+    ax.plot([0, 1], [0, 1], label="FTD")
+    ax.legend(fontsize=8)
+    ax.set_title("learning curves")
+    found = problems(fig, dpi=150)
+    assert any("legend of 'learning curves' is 6.4 px" in p for p in found), found
+    plt.close(fig)
+
+
+def test_a_colour_scale_set_by_one_cell_is_caught_and_a_spread_one_is_not():
+    vals = np.full((4, 4), 0.01)
+    vals[0, 0] = -0.151
+    vals[1, 1] = -0.02
+    fig, ax = plt.subplots()  # the scale a plain imshow gives: ±|the outlier|
+    ax.imshow(vals, cmap="RdBu", vmin=-0.151, vmax=0.151)
+    ax.set_title("kd sweep")
+    assert any("set by one cell" in p for p in problems(fig, dpi=150))
+    plt.close(fig)
+    spread = np.linspace(-0.1, 0.1, 16).reshape(4, 4)
+    fig = plots.heatmap(__import__("pandas").DataFrame(spread), title="ok")
+    assert not any("set by one cell" in p for p in problems(fig, dpi=150))
+    plt.close(fig)
+
+
+def test_a_line_across_categories_is_caught_and_markers_alone_are_not():
+    fig, ax = plt.subplots()
+    ax.errorbar(["Student alone", "FTD", "HTD"], [0.36, 0.37, 0.35], yerr=0.01, marker="o")
+    ax.set_title("capacity gap")
+    assert any("joins points across categories" in p for p in problems(fig, dpi=150))
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    ax.errorbar(["Student alone", "FTD", "HTD"], [0.36, 0.37, 0.35], yerr=0.01, fmt="o")
+    assert problems(fig, dpi=150) == []
+    plt.close(fig)
+
+
+def test_heatmap_scale_is_robust_to_one_outlier():
+    import pandas as pd
+
+    vals = np.full((3, 3), 0.01)
+    vals[0, 0] = -0.151
+    vals[1, 1] = -0.02
+    assert plots.shared_limits([vals]) == (-0.025, 0.025)  # 1.25 × the next cell (0.02)
+    assert plots.shared_limits([vals], robust=False) == (-0.151, 0.151)
+    fig = plots.heatmap(pd.DataFrame(vals), title="kd sweep")
+    assert problems(fig, dpi=150) == []  # the fixed helper passes its own check
+    plt.close(fig)

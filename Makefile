@@ -42,7 +42,7 @@ test: $(STAMP) browser
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,lab]'
-	$(BIN)/jupyter lab --notebook-dir=. notebooks/
+	$(BIN)/jupyter lab --notebook-dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/
 
 # Peer libraries (cornac, dtaidistance) live in their own environment: never kdkit dependencies.
 $(BENCH)/.installed: pyproject.toml

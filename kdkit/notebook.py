@@ -44,3 +44,32 @@ def setup(study: str, namespace: dict):
 
 def teardown(jobs: Runner) -> None:
     jobs.close()
+
+
+def explored(result: dict, *, alone_key: str | None = None):
+    """An explorer's result as a table: one row per model with its score, and the difference
+    from the student alone (the row whose name starts with ``alone_key``, default the first)."""
+    import pandas as pd
+
+    t = pd.Series(result, dtype=float).rename("score").to_frame()
+    base = next((k for k in t.index if alone_key and str(k).startswith(alone_key)),
+                t.index[0])
+    t["vs the student alone"] = t["score"] - t.loc[base, "score"]
+    return t.style.format("{:+.4f}", subset=["vs the student alone"]).format(
+        "{:.4f}", subset=["score"])
+
+
+def busy(text: str) -> None:
+    """Say that an explorer is training (its output area is cleared when the result comes)."""
+    from IPython.display import clear_output
+
+    clear_output(wait=True)
+    print(f"⏳ {text} …", flush=True)
+
+
+def done(table) -> None:
+    """Replace the busy line with the explorer's table."""
+    from IPython.display import clear_output, display
+
+    clear_output(wait=True)
+    display(table)

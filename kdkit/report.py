@@ -206,13 +206,21 @@ def _fmt(v):
 
 
 def _display_banner():
+    """The smoke-run banner, once: one output with a plain-text and an HTML form (the
+    front end shows one of them; a print beside an HTML display showed it twice)."""
     try:
-        from IPython.display import HTML
+        from IPython import get_ipython
+        from IPython.display import display
     except ImportError:  # pragma: no cover
+        print(SMOKE_BANNER)
         return
-    print(SMOKE_BANNER)
-    _display(HTML(f'<div style="background:#fff2cc;border-left:4px solid #e6a700;'
-                  f'padding:6px 10px;margin:6px 0"><b>{SMOKE_BANNER}</b></div>'))
+    if get_ipython() is None:
+        print(SMOKE_BANNER)
+        return
+    display({"text/plain": SMOKE_BANNER,
+             "text/html": f'<div style="background:#fff2cc;border-left:4px solid #e6a700;'
+                          f'padding:6px 10px;margin:6px 0"><b>{SMOKE_BANNER}</b></div>'},
+            raw=True)
 
 
 def format_number(v) -> str:

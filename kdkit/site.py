@@ -167,7 +167,7 @@ def write_study_page(folder: Path, *, failed: str = "", link_notebook: bool = Tr
     counts = Counter(r["verdict"] for r in claims)
     context = dict(name=folder.name, run_name=run.get("report", folder.name), page=page,
                    run=_run_summary(run), claims=claims, families=families,
-                   forest=forest(claims), counts=[(v, counts[v]) for v in VERDICTS if counts[v]],
+                   forest=forest(claims), answer=answer(claims), counts=[(v, counts[v]) for v in VERDICTS if counts[v]],
                    links=_page_links(folder, run),
                    claim_columns=DISPLAY_COLUMNS, numeric=NUMERIC, figures=figures,
                    tables=tables, params=params, provenance=provenance, failed=failed,
@@ -176,6 +176,40 @@ def write_study_page(folder: Path, *, failed: str = "", link_notebook: bool = Tr
                    up="../index.html", css=_css(), claims_md=_claims_md(claims))
     (folder / "index.html").write_text(env.get_template("study.html.j2").render(**context))
     (folder / "README.md").write_text(env.get_template("study.md.j2").render(**context))
+
+
+def answer(claims: list[dict]) -> str:
+    """The page's answer in words, from its primary claims (so it cannot disagree with the
+    table): which of the source's headline claims held, which did not, which stay open and
+    what would decide them."""
+    rows = [r for r in claims if r.get("family") == "primary"]
+    if not rows:
+        return ""
+    def name(r):
+        return r.get("claim", "").split(" (")[0].rstrip(".")
+
+    parts = []
+    for verdict, label in (("supported", "Supported"), ("not supported", "Not supported")):
+        got = [r for r in rows if r["verdict"] == verdict]
+        if got:
+            texts = []
+            for r in got:
+                eq = " (equivalent within ±δ)" if "equivalent within" in r.get("note", "") \
+                    and verdict == "not supported" else ""
+                texts.append(f"{name(r)}{eq}")
+            parts.append(f"{label}: " + "; ".join(texts) + ".")
+    open_ = [r for r in rows if r["verdict"] == "inconclusive"]
+    if open_:
+        texts = []
+        for r in open_:
+            need = r.get("seeds_needed", "")
+            texts.append(name(r) + (f" (about {need} seeds would decide it)" if need else ""))
+        parts.append("Undecided: " + "; ".join(texts) + ".")
+    blocked = [r for r in rows if r["verdict"] == "not testable"]
+    if blocked:
+        parts.append("Not testable here: " + "; ".join(name(r) for r in blocked) +
+                     " (a precondition failed: see why).")
+    return f"Of the source's {len(rows)} headline claims — " + " ".join(parts)
 
 
 def _n_rows(csv_path: Path) -> int:

@@ -62,3 +62,19 @@ def test_readme_times_come_from_run_json(tmp_path):
     plain.write_text("no block\n")
     assert not update_readme_times(plain, tmp_path / "reports")
     assert plain.read_text() == "no block\n"
+
+
+def test_answer_in_words_from_the_primary_claims():
+    from kdkit.site import answer
+
+    rows = [row(id="a", claim="A beats B (test)", verdict="supported"),
+            row(id="b", claim="C beats D", verdict="not supported",
+                note="equivalent within ±0.01 (TOST)"),
+            row(id="c", claim="E beats F", verdict="inconclusive", seeds_needed="25"),
+            row(id="d", claim="G beats H", verdict="not testable"),
+            {**row(id="e", claim="ignored", verdict="supported"), "family": "secondary"}]
+    assert answer(rows) == (
+        "Of the source's 4 headline claims — Supported: A beats B. Not supported: C beats D "
+        "(equivalent within ±δ). Undecided: E beats F (about 25 seeds would decide it). Not "
+        "testable here: G beats H (a precondition failed: see why).")
+    assert answer(rows[4:]) == ""

@@ -1,4 +1,4 @@
-"""``kdkit`` command line: run, sweep, list, cache, site."""
+"""``kdkit`` command line: run, sweep, list, new, cache, site."""
 
 from __future__ import annotations
 
@@ -43,6 +43,24 @@ def _list(names: list[str], short: bool) -> int:
             print("  variants (kdkit run NAME; each reported to reports/NAME/): "
                   + ", ".join(names))
         print()
+    return 0
+
+
+def _new(name: str, like: str) -> int:
+    from . import runner
+    from .scaffold import ScaffoldError, new_study
+
+    try:
+        paths = new_study(runner.project_root(), name, like,
+                          existing=runner.studies() + runner.variants())
+    except ScaffoldError as e:
+        print(f"kdkit new: {e}", file=sys.stderr)
+        return 2
+    root = runner.project_root()
+    for p in paths.values():
+        print(f"wrote {p.relative_to(root)}")
+    print(f"next: kdkit run {name} --smoke   (then kdkit run {name} for the full study; "
+          f"pytest {paths['test'].relative_to(root)})")
     return 0
 
 
@@ -114,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("cache", help="show (or --clear) the job cache")
     c.add_argument("--clear", action="store_true")
     sub.add_parser("site", help="rebuild the HTML pages of reports/ from the report files")
+    n = sub.add_parser("new", help="write a working study to edit: notebook, study module, "
+                                   "params and a test")
+    n.add_argument("name", help="the new study's name (a lowercase Python identifier)")
+    n.add_argument("--like", default="transfer", help="the design to start from "
+                   "(transfer: KD on a transfer set with a self-training control and an oracle)")
     args = ap.parse_args(argv)
     previous = os.environ.get(PROJECT_ENV)
     if args.project:  # for this command and the kernels it starts
@@ -136,6 +159,8 @@ def _dispatch(args) -> int:
             return _list(args.studies, args.short)
         if args.cmd == "cache":
             return _cache(args.clear)
+        if args.cmd == "new":
+            return _new(args.name, args.like)
         if args.cmd == "site":
             print(runner.write_index(runner.reports_dir()).parent / "index.html")
             return 0

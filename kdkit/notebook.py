@@ -11,11 +11,9 @@ down.
 
 from __future__ import annotations
 
-import importlib
-
 from .jobs import Runner
 from .params import notebook_values
-from .project import find_project
+from .project import find_project, import_study
 from .report import Report
 
 
@@ -31,7 +29,7 @@ def setup(study: str, namespace: dict):
         print(f"[kdkit] sequential seeds: this look runs {len(namespace['seeds'])} of at most "
               f"{plan.max} seeds (α spent here {plan.alpha(len(namespace['seeds'])):.4g})")
     p = notebook_values(find_project() / "notebooks" / f"{study}.ipynb", namespace)
-    check = getattr(importlib.import_module(f"kdkit.studies.{study}"), "check_params", None)
+    check = getattr(import_study(study), "check_params", None)
     if check is not None:
         check(p)
     jobs = Runner(workers=p.get("workers", 1), scheduler=p.get("scheduler"),

@@ -43,3 +43,28 @@ def find_project(start: str | Path | None = None, *, required: bool = True) -> P
         raise ProjectNotFound("not inside a kdkit project: run kdkit from the checkout (a "
                               "folder with notebooks/ and params/) or pass --project DIR")
     return None
+
+
+def import_study(study: str):
+    """The module of a study: ``kdkit.studies.STUDY`` for the built-in ones, else
+    ``studies/STUDY.py`` in the project (where ``kdkit new`` writes a user's study)."""
+    import importlib
+    import importlib.util
+    import sys
+
+    try:
+        return importlib.import_module(f"kdkit.studies.{study}")
+    except ModuleNotFoundError as e:
+        if e.name != f"kdkit.studies.{study}":
+            raise
+    path = find_project() / "studies" / f"{study}.py"
+    if not path.exists():
+        raise ModuleNotFoundError(f"no study module for '{study}': neither kdkit.studies."
+                                  f"{study} nor {path}", name=f"studies.{study}")
+    name = f"kdkit_user_studies.{study}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -19,7 +19,6 @@ import contextlib
 import datetime as _dt
 import difflib
 import fcntl
-import importlib
 import json
 import os
 import platform
@@ -600,8 +599,10 @@ def study_checks(study: str, values: dict) -> None:
         except ValueError as e:
             raise _params.ParamError(f"{study}: {e}") from None
     values = evidence_checks(study, values)
+    from .project import import_study
+
     try:
-        module = importlib.import_module(f"kdkit.studies.{study}")
+        module = import_study(study)
     except ModuleNotFoundError:
         return
     check = getattr(module, "check_params", None)

@@ -33,7 +33,7 @@ _NOTEBOOK = [
      "small student beyond what the extra rows give by themselves?\n\n"
      "Scaffolded by `kdkit new {name}`: replace the data, models and grids in "
      "`studies/{name}.py` and `params/{name}.yaml` with your own; the design, the gates and the "
-     "claims table come with it. The guide: `docs/auditing-a-kd-claim.md`."),
+     "claims table come with it. The guide: [Auditing a new KD claim](../docs/auditing-a-kd-claim.md)."),
     ("parameters", "from typing import Optional, Union\n\n"
      "seeds: Union[list, dict] = [0, 1]  # seed list, or a plan {{start: 10, step: 5, max: 20}}\n"
      "primary: list = [\"kd>alone\", \"kd>self\"]  # ids of the primary claims, declared before the run\n"

@@ -44,9 +44,11 @@ def test_topology_kd():
 
 def test_geometric_kd():
     from kdkit.studies import geometric_kd as gk
-    p = dict(data_dir=None, n_subjects=3, n_trials=1, data_seed=None, train_subjects=[1, 2],
-             seeds=[0], students=["CE", "KD, sound targets"], epochs=2, lr=1e-3, batch_size=8,
-             heads=2, layers=1, ff=16, dropout=0.0, temperature=3.0, k=1, device="cpu")
+    p = dict(data_dir=None, n_subjects=5, n_trials=1, yaw_range=30.0, data_seed=None,
+             train_subjects=[1, 2, 3], transfer_subjects=[4], seeds=[0],
+             students=["alone", "kd", "self"], view=True, frame_stride=2, lr_grid=[1e-3],
+             steps=4, eval_every=2, patience=2, batch_size=8, heads=2, layers=1, ff=16,
+             dropout=0.0, temperature=3.0, k=1, device="cpu")
     same_and_different(lambda q: gk.run(q, Runner(progress=False), progress=None)["rows"], p,
                        [5], drop=["ms_per_sample"])
 

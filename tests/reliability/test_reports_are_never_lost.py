@@ -11,7 +11,9 @@ from kdkit import cli
 
 
 def run(*args):
-    return cli.main(["run", *args, "--no-progress"])
+    # --replace: these runs override parameters on purpose and mean to write reports/toy/
+    # (without it they would go to reports/toy-custom/, tests/test_runner.py)
+    return cli.main(["run", *args, "--no-progress", "--replace"])
 
 
 def test_smoke_run_writes_to_scratch_and_never_touches_the_full_report(project, capsys):
@@ -55,7 +57,7 @@ def test_bad_parameter_writes_nothing(project, capsys):
 def _start(project, *args):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.Popen([sys.executable, "-m", "kdkit.cli", "run", "toy", "--no-progress",
-                             *args], cwd=project, env=env, stdout=subprocess.PIPE,
+                             "--replace", *args], cwd=project, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 

@@ -202,8 +202,10 @@ def answer(claims: list[dict]) -> str:
     if open_:
         texts = []
         for r in open_:
-            need = r.get("seeds_needed", "")
-            texts.append(name(r) + (f" (about {need} seeds would decide it)" if need else ""))
+            need, note = r.get("seeds_needed", ""), r.get("note", "")
+            why = (f" (about {need} seeds would decide it)" if need and "underpowered" in note
+                   else " (the effect lies near δ)" if "lies near δ" in note else "")
+            texts.append(name(r) + why)
         parts.append("Undecided: " + "; ".join(texts) + ".")
     blocked = [r for r in rows if r["verdict"] == "not testable"]
     if blocked:

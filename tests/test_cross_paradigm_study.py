@@ -235,3 +235,12 @@ def test_compatibility_claim_is_per_dataset_with_a_bootstrap_over_seeds():
     assert out["compat-predicts@b"].measured == pytest.approx(-1.0)
     assert out["compat-predicts@b"].verdict == "not supported"
     assert "bootstrap over seeds" in out["compat-predicts@a"].note
+
+
+def test_headline_means_only_the_gated_pathways():
+    n = 6
+    leads = {"svm": [0.05 + 0.002 * i for i in range(n)], "lr": [-0.2] * n}
+    gains = {("svm", "mlp"): [0.04] * n, ("lr", "mlp"): [-0.15] * n}
+    text = tr.headline(_rows(gains, leads))
+    assert "mean over the 1 pathways whose teacher beats the student on the gate rows +0.0400" \
+        in text  # the failing lr teacher's −0.15 is not averaged in

@@ -70,11 +70,15 @@ def test_answer_in_words_from_the_primary_claims():
     rows = [row(id="a", claim="A beats B (test)", verdict="supported"),
             row(id="b", claim="C beats D", verdict="not supported",
                 note="equivalent within ±0.01 (TOST)"),
-            row(id="c", claim="E beats F", verdict="inconclusive", seeds_needed="25"),
+            row(id="c", claim="E beats F", verdict="inconclusive", seeds_needed="25",
+                note="underpowered: these 5 seeds detect 0.03"),
+            row(id="c2", claim="I beats J", verdict="inconclusive", seeds_needed="9",
+                note="powered for δ, yet …: the effect lies near δ"),
             row(id="d", claim="G beats H", verdict="not testable"),
             {**row(id="e", claim="ignored", verdict="supported"), "family": "secondary"}]
     assert answer(rows) == (
-        "Of the source's 4 headline claims — Supported: A beats B. Not supported: C beats D "
-        "(equivalent within ±δ). Undecided: E beats F (about 25 seeds would decide it). Not "
-        "testable here: G beats H (a precondition failed: see why).")
-    assert answer(rows[4:]) == ""
+        "Of the source's 5 headline claims — Supported: A beats B. Not supported: C beats D "
+        "(equivalent within ±δ). Undecided: E beats F (about 25 seeds would decide it); I beats "
+        "J (the effect lies near δ). Not testable here: G beats H (a precondition failed: see "
+        "why).")
+    assert answer(rows[5:]) == ""

@@ -476,9 +476,13 @@ def innovation_claims(innov: pd.DataFrame, gate: Gate | None, *, delta: dict | N
 def headline(rows: pd.DataFrame) -> str:
     tab = pathway_table(rows)
     best = tab.loc[tab["kd − alone"].idxmax()]
+    gated = {(t, s) for t, s in pathways(rows) if pathway_gate(rows, t, s).ok}
+    ok = tab[[(t, s) in gated for t, s in zip(tab["teacher"], tab["student"])]]
+    mean = (f"mean over the {len(ok)} pathways whose teacher beats the student on the gate "
+            f"rows {ok['kd − alone'].mean():+.4f}" if len(ok) else
+            "no pathway's teacher beats its student on the gate rows")
     return (f"On a transfer set of the source's generator, KD gains {best['kd − alone']:+.4f} "
-            f"over the student alone on {best['teacher']} → {best['student']} "
-            f"(mean over pathways {tab['kd − alone'].mean():+.4f}).")
+            f"over the student alone on {best['teacher']} → {best['student']} ({mean}).")
 
 
 def metrics(rows: pd.DataFrame) -> dict:

@@ -47,6 +47,25 @@ def test_fused_decoders_equal_explicit_mixture():
     assert dec.each(s).shape == (7, 4, 6)
 
 
+def test_one_hot_rows_take_their_own_decoder_with_the_same_values_and_gradients():
+    # rows 0-4 exactly one-hot (the saturated Gumbel-softmax), rows 5-6 mixed
+    torch.manual_seed(1)
+    dec = Decoders(4, 3, 5, 6)
+    s = torch.randn(7, 3, requires_grad=True)
+    logits = torch.randn(7, 4, requires_grad=True)
+    g = torch.softmax(logits * torch.tensor([[1e4]] * 5 + [[1.0]] * 2), -1)
+    assert ((g[:5] > 0).sum(-1) == 1).all() and ((g[5:] > 0).sum(-1) == 4).all()
+    fast = dec(s, g)
+    slow = dec.mixed(s, g)
+    assert torch.allclose(fast, slow, atol=1e-5)
+    grads = [torch.autograd.grad(out.square().sum(), [s, logits, dec.w1, dec.w2],
+                                 retain_graph=True)
+             for out in (fast, slow)]
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-4)
+    assert grads[0][1][:5].abs().max() == 0  # saturated rows: no gradient to the assignment
+
+
 def test_gumbel_softmax_is_one_hot_at_tiny_temperature():
     v = torch.softmax(torch.randn(50, 5), -1)
     g = gumbel_softmax(v, tau=1e-10, generator=torch.Generator().manual_seed(0))

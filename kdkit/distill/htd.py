@@ -47,6 +47,8 @@ class Decoders(nn.Module):
     ``forward(s, g)`` returns Σ_k g_k f_k(s) without materialising the (n, K, d_out) outputs:
     with h_k = ReLU(s W1_k + b1_k), Σ_k g_k (h_k W2_k + b2_k) = [g_1 h_1 … g_K h_K] · [W2_1; …;
     W2_K] + g · B2, one matrix product (about 1.7× faster on a CPU core than K products).
+    Rows whose g is exactly one-hot (late in training, τ → 0) take :meth:`one_hot`: their own
+    decoder only.
     """
 
     def __init__(self, k: int, d_in: int, hidden: int, d_out: int):
@@ -66,10 +68,36 @@ class Decoders(nn.Module):
         return torch.einsum("nkh,khe->nke", h, self.w2) + self.b2
 
     def forward(self, s: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        hard = (g > 0).sum(-1) == 1
+        if bool(hard.all()):
+            return self.one_hot(s, g)
+        if bool(hard.any()):
+            out = s.new_empty(s.shape[0], self.w2.shape[2])
+            out[hard] = self.one_hot(s[hard], g[hard])
+            out[~hard] = self.mixed(s[~hard], g[~hard])
+            return out
+        return self.mixed(s, g)
+
+    def mixed(self, s: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """Σ_k g_k f_k(s) for any weights (every decoder on every row)."""
         k, d_in, hidden = self.w1.shape
         h = F.relu(s @ self.w1.permute(1, 0, 2).reshape(d_in, k * hidden) + self.b1.reshape(-1))
         gh = (h.view(-1, k, hidden) * g.unsqueeze(-1)).reshape(-1, k * hidden)
         return gh @ self.w2.reshape(k * hidden, -1) + g @ self.b2
+
+    def one_hot(self, s: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """The same sum where each row's g is exactly one-hot (the Gumbel-softmax saturates
+        once τ is small: the other weights underflow to 0): each row goes through its own
+        decoder only, K times less work. Exact: the weights that are 0 add nothing, and the
+        softmax Jacobian of a one-hot g is 0, so no gradient reaches the assignment either
+        way."""
+        z = g.argmax(-1)
+        out = s.new_empty(s.shape[0], self.w2.shape[2])
+        for k in torch.unique(z).tolist():
+            rows = (z == k).nonzero().squeeze(1)
+            h = F.relu(s[rows] @ self.w1[k] + self.b1[k])
+            out[rows] = (h @ self.w2[k] + self.b2[k]) * g[rows, k:k + 1]
+        return out
 
 
 def gumbel_softmax(v: torch.Tensor, tau: float, generator=None) -> torch.Tensor:

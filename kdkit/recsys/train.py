@@ -32,10 +32,10 @@ class EpochLog:
     and returns the history, one row per epoch."""
 
     def __init__(self, model, data, *, name: str, lr: float, epochs: int, eval_every: int,
-                 patience: int, ks, metric: str, progress=None):
+                 patience: int, ks, metric: str, progress=None, min_epochs: int = 0):
         self.model, self.data, self.name, self.lr, self.epochs = model, data, name, lr, epochs
         self.eval_every, self.ks, self.metric, self.progress = eval_every, ks, metric, progress
-        self.stop = EarlyStopping(patience) if patience else None
+        self.stop = EarlyStopping(patience, min_epochs=min_epochs) if patience else None
         self.history: list[dict] = []
 
     def end(self, epoch: int, loss: float) -> bool:
@@ -47,11 +47,10 @@ class EpochLog:
         self.history.append(row)
         if self.eval_every and (epoch % self.eval_every == 0 or epoch == self.epochs):
             row.update(evaluate(self.model, self.data, "valid", self.ks, first_hit=False))
-            if self.stop is not None and self.stop.step(epoch, row[self.metric], self.model):
-                return True
-        if self.progress is not None:
+        if self.progress is not None:  # every epoch, the last included
             self.progress(row)
-        return False
+        return (self.stop is not None and self.metric in row
+                and self.stop.step(epoch, row[self.metric], self.model))
 
     def finish(self) -> list[dict]:
         if self.stop is not None:
@@ -67,13 +66,16 @@ def default_loss(model, users, pos, neg):
 def train_bpr(model, data, *, epochs: int, lr: float = 1e-3, batch_size: int = 1024,
               weight_decay: float = 0.0, seed: int = 0, loss_fn: Callable | None = None,
               eval_every: int = 0, patience: int = 0, ks=(10,), metric: str | None = None,
-              progress=None, name: str | None = None) -> list[dict]:
+              progress=None, name: str | None = None, min_epochs: int = 0,
+              schedule_epochs: int | None = None) -> list[dict]:
     """Train ``model`` in place; return one history row per epoch.
 
     With ``eval_every > 0`` the model is scored on validation every that many epochs (and the
     last epoch); with ``patience > 0`` training stops after that many scores without a better
-    ``metric`` (default ``Recall@max(ks)``) and the best weights are restored. Test is never
-    touched here.
+    ``metric`` (default ``Recall@max(ks)``), never before ``min_epochs``, and the best weights
+    are restored. A loss's per-epoch schedule (``start_epoch``) runs over ``schedule_epochs``
+    (default ``epochs``): a run continued past a fixed protocol keeps that protocol's schedule
+    for its first epochs. Test is never touched here.
     """
     loss_fn = loss_fn or default_loss
     metric = metric or f"Recall@{max(ks)}"
@@ -90,11 +92,12 @@ def train_bpr(model, data, *, epochs: int, lr: float = 1e-3, batch_size: int = 1
     bits = data_train_bits(data)
     pairs = data.train
     log = EpochLog(model, data, name=name, lr=lr, epochs=epochs, eval_every=eval_every,
-                   patience=patience, ks=ks, metric=metric, progress=progress)
+                   patience=patience, ks=ks, metric=metric, progress=progress,
+                   min_epochs=min_epochs)
     for epoch in range(1, epochs + 1):
         model.train()
         if hasattr(loss_fn, "start_epoch"):
-            loss_fn.start_epoch(epoch - 1, epochs)
+            loss_fn.start_epoch(epoch - 1, schedule_epochs or epochs)
         order = rng.permutation(len(pairs))
         neg = sample_negatives(pairs[order, 0], train, rng, bits=bits)[:, 0]
         users = torch.as_tensor(pairs[order, 0], device=device)

@@ -29,6 +29,7 @@ jobs (``kdkit.jobs``): the teachers, then every student, each job seeding itself
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +48,7 @@ from ..recsys.metrics import evaluate
 from ..recsys.ncf import NCF
 from ..recsys.train import train_bpr
 from ..stats import mean_ci, set_seed, summarize
+from ..tuning import expand
 
 METHODS = ("student", "ftd", "htd")
 LABELS = {"teacher": "Teacher", "student": "Student alone", "ftd": "FTD", "htd": "HTD"}
@@ -75,6 +77,8 @@ class Protocol:
     td_lambda: float = 1e-3
     htd_alpha: float = 0.5
     n_groups: int = 30
+    converge_epochs: int = 0   # reference protocol: go on to this many epochs, to convergence
+    converge_patience: int = 3  # validation scores without improvement that end convergence
 
     @property
     def metric(self) -> str:
@@ -108,10 +112,33 @@ def check_params(p: dict) -> None:
             f"{p['kd_sizes']!r}")
     require(p["kd_sizes"] == "all" or "student" in p["methods"],
             "kd_sizes: taught needs the student alone (methods must include student)")
+    require(p["converge_epochs"] == 0 or (p["patience"] == 0 and p["eval_every"] >= 1
+                                          and p["converge_epochs"] > p["epochs"]
+                                          and p["converge_patience"] >= 1),
+            "converge_epochs (going on past the reference run to convergence) needs the "
+            "reference protocol (patience 0), eval_every ≥ 1, converge_patience ≥ 1 and "
+            f"converge_epochs > epochs; got converge_epochs {p['converge_epochs']}, epochs "
+            f"{p['epochs']}, patience {p['patience']}")
+    if p["grid"] is not None:
+        require(isinstance(p["grid"], dict) and p["grid"]
+                and set(p["grid"]) <= {"lr", "weight_decay"}
+                and all(isinstance(v, list) and v and all(
+                    isinstance(x, (int, float)) and x >= 0 for x in v)
+                    for v in p["grid"].values()),
+                "grid must map lr and/or weight_decay to non-empty lists of numbers ≥ 0, e.g. "
+                f"{{lr: [0.002, 0.005], weight_decay: [0.0001, 0.001]}}; got {p['grid']}")
+        require(p["tune_seed"] >= 0 and p["tune_seed"] not in _seed_list(p["seeds"]),
+                f"tune_seed must be a seed ≥ 0 that no claim uses; got {p['tune_seed']}")
     if p["data_dir"] is not None:
         require(Path(p["data_dir"]).expanduser().is_dir(),
                 f"data_dir {p['data_dir']} is not a folder (it must hold train.csv, "
                 "valid.csv and test.csv)")
+
+
+def _seed_list(seeds) -> list:
+    if isinstance(seeds, dict):
+        return list(range(seeds.get("max", 0)))
+    return list(seeds)
 
 
 def protocol_from(p: dict) -> Protocol:
@@ -119,7 +146,8 @@ def protocol_from(p: dict) -> Protocol:
                     weight_decay=p["weight_decay"], reduction=p["loss_reduction"],
                     init_std=p["init_std"], eval_every=p["eval_every"], patience=p["patience"],
                     k=p["k"], td_lambda=p["td_lambda"], htd_alpha=p["htd_alpha"],
-                    n_groups=p["n_groups"])
+                    n_groups=p["n_groups"], converge_epochs=p["converge_epochs"],
+                    converge_patience=p["converge_patience"])
 
 
 @dataclass(frozen=True)
@@ -188,15 +216,32 @@ def train_one(data, method: str, dim: int, p: Protocol, *, teacher=None, seed: i
     if p.reference:
         curve.append({"epoch": 0, "split": "test", p.metric: evaluate(model, data, "test", ks,
                                                                        name=name)[p.metric]})
+        converge = p.converge_epochs > p.epochs
+        at_end: dict = {}
 
         def log(row):
+            if row["epoch"] == p.epochs and converge:  # the reference run ends here
+                at_end.update(reference_scores(model, data, p, name, row["epoch"]))
+                at_end["model"] = copy.deepcopy(model).cpu()
             if p.eval_every and row["epoch"] % p.eval_every == 0 and row["epoch"] < p.epochs:
                 curve.append({"epoch": row["epoch"], "split": "test",
                               p.metric: evaluate(model, data, "test", ks, name=name)[p.metric]})
 
-        hist = train_bpr(model, data, epochs=p.epochs, lr=p.lr, batch_size=p.batch_size,
-                         weight_decay=p.weight_decay, seed=seed, loss_fn=loss, progress=log,
-                         name=name)
+        hist = train_bpr(model, data, epochs=p.converge_epochs if converge else p.epochs,
+                         lr=p.lr, batch_size=p.batch_size, weight_decay=p.weight_decay,
+                         seed=seed, loss_fn=loss, progress=log, name=name,
+                         eval_every=p.eval_every if converge else 0,
+                         patience=p.converge_patience if converge else 0, ks=ks,
+                         metric=p.metric, min_epochs=p.epochs, schedule_epochs=p.epochs)
+        if converge:  # the best validation checkpoint after the reference run: convergence
+            conv = reference_scores(model, data, p, name, hist[-1]["best_epoch"])
+            final = at_end.pop("final")
+            info = {**at_end, "converged": {**conv, "ran": hist[-1]["epoch"],
+                                            "capped": hist[-1]["epoch"] >= p.converge_epochs}}
+            curve.append({"epoch": p.epochs, "split": "test", p.metric: final[p.metric]})
+            curve += [{"epoch": r["epoch"], "split": "valid", p.metric: r[p.metric]}
+                      for r in hist if p.metric in r]
+            return info.pop("model"), curve, final, info
         info = {"epochs": hist[-1]["epoch"], "valid": evaluate(model, data, "valid", ks,
                                                                name=name)[p.metric]}
     else:
@@ -214,6 +259,15 @@ def train_one(data, method: str, dim: int, p: Protocol, *, teacher=None, seed: i
     return model.cpu(), curve, final, info
 
 
+def reference_scores(model, data, p: Protocol, name: str, epoch: int) -> dict:
+    """A model's scores at one point of a reference run continued to convergence: validation,
+    held-out validation (gate) and the test metrics (``final``)."""
+    ks = (p.k,)
+    return {"epochs": epoch, "valid": evaluate(model, data, "valid", ks, name=name)[p.metric],
+            "gate": evaluate(model, data, "gate", ks, name=name, first_hit=False)[p.metric],
+            "final": evaluate(model, data, "test", (10, p.k), name=name)}
+
+
 def model_job(spec: DataSpec, seed: int, method: str, dim: int, p: Protocol, *, kind="mf",
               layers=2, teacher=None, student_seed: int = 0, device="cpu") -> dict:
     """One model on one seed (a job): its row, its curve and the model."""
@@ -222,9 +276,73 @@ def model_job(spec: DataSpec, seed: int, method: str, dim: int, p: Protocol, *, 
     model, curve, final, info = train_one(data, method, dim, p, teacher=teacher, seed=s,
                                           kind=kind, layers=layers, device=device)
     base = {"dataset": data.name, "model": kind, "seed": seed, "method": method, "dim": dim}
-    return {"row": {**base, "valid": info["valid"], "gate": info["gate"],
-                    "epochs": info["epochs"], **final},
-            "curve": [{**base, **c} for c in curve], "model": model}
+    row = {**base, "lr": p.lr, "weight_decay": p.weight_decay, "valid": info["valid"],
+           "gate": info["gate"], "epochs": info["epochs"], **final}
+    if "converged" in info:
+        c = info["converged"]
+        row.update({f"converged {k}": v for k, v in c["final"].items()})
+        row.update({"converged valid": c["valid"], "converged epoch": c["epochs"],
+                    "converged ran": c["ran"], "converged capped": c["capped"]})
+    return {"row": row, "curve": [{**base, **c} for c in curve], "model": model}
+
+
+def tune_settings(spec: DataSpec, p: Protocol, runner, grid, *, seed: int, teacher_dim: int,
+                  student_dims, methods, student_seed: int = 1, device: str = "cpu"):
+    """Tuning parity on a tuning seed that no claim uses: every arm — the teacher, the student
+    alone and each KD method at each size — is trained at every point of the same ``grid``
+    (``{"lr": [...], "weight_decay": [...]}``, :func:`kdkit.tuning.expand`), each to early
+    stopping on validation, and keeps the point with the best validation score (ties: the
+    earlier point; a diverged point is never chosen). The KD arms distil the tuned teacher.
+
+    Returns ({(method, dim): chosen config}, the tuning table: one row per arm and point)."""
+    configs = expand(grid)
+    common = {"device": device}
+
+    def run(arms, teacher=None):
+        jobs = [Job(tuning_job, (spec, seed, m, d, replace(p, **c)),
+                    {**common, **({} if m == "teacher" else {"student_seed": student_seed}),
+                     **({"teacher": teacher} if teacher is not None else {})},
+                    name=f"tuning {m}-{d} {c}")
+                for m, d in arms for c in configs]
+        out = runner.run(jobs, "tuning")
+        return [(m, d, c, o) for (m, d), group in zip(arms, _chunks(out, len(configs)))
+                for c, o in zip(configs, group)]
+
+    done = run([("teacher", teacher_dim)])
+    if "student" in methods:
+        done += run([("student", d) for d in student_dims])
+    chosen = _choose(done)
+    teacher = next(o["model"] for m, d, c, o in done
+                   if m == "teacher" and c == chosen[("teacher", teacher_dim)])
+    done += run([(m, d) for d in student_dims for m in methods if m != "student"], teacher)
+    chosen = _choose(done)
+    table = pd.DataFrame([{"method": LABELS.get(m, m), "dim": d, **c,
+                           "valid": None if o is None else o["row"]["valid"],
+                           "epochs": None if o is None else o["row"]["epochs"],
+                           "diverged": o is None, "chosen": c == chosen.get((m, d))}
+                          for m, d, c, o in done])
+    return chosen, table
+
+
+def tuning_job(*args, **kwargs) -> dict | None:
+    """:func:`model_job` at one grid point; None where training diverged (a NaN or infinite
+    loss), so the point is recorded and never chosen."""
+    try:
+        return model_job(*args, **kwargs)
+    except FloatingPointError:
+        return None
+
+
+def _chunks(items, n):
+    return [items[i:i + n] for i in range(0, len(items), n)]
+
+
+def _choose(done) -> dict:
+    best: dict = {}
+    for m, d, c, o in done:
+        if o is not None and ((m, d) not in best or o["row"]["valid"] > best[(m, d)][1]):
+            best[(m, d)] = (c, o["row"]["valid"])
+    return {k: c for k, (c, _) in best.items()}
 
 
 def taught_sizes(results: pd.DataFrame, metric: str) -> dict:
@@ -242,22 +360,28 @@ def taught_sizes(results: pd.DataFrame, metric: str) -> dict:
 def capacity_study(spec: DataSpec, p: Protocol, runner, *, teacher_dim: int, student_dims,
                    methods, seeds, kind: str = "mf", teacher_layers: int = 2,
                    student_layers: int = 2, student_seed: int = 1, device: str = "cpu",
-                   kd_sizes: str = "all"):
+                   kd_sizes: str = "all", settings: dict | None = None):
     """The teachers and the students alone (one job each), then every KD method at every
     student size — or, with ``kd_sizes="taught"``, only at the sizes where the teacher beats
     the student alone on the held-out half of validation (:func:`taught_sizes`, decided before
-    any KD student is trained).
+    any KD student is trained). ``settings`` ({(method, dim): {"lr": …, "weight_decay": …}},
+    from :func:`tune_settings`) overrides the protocol's optimiser settings per arm.
 
     Returns (results: one row per model, curves, models: {(seed, method, dim): model}).
     """
     common = {"kind": kind, "device": device}
-    first = [Job(model_job, (spec, s, "teacher", teacher_dim, p),
+    settings = settings or {}
+
+    def arm(method, dim):
+        return replace(p, **settings.get((method, dim), {}))
+
+    first = [Job(model_job, (spec, s, "teacher", teacher_dim, arm("teacher", teacher_dim)),
                  {**common, "layers": teacher_layers}, name=f"{kind} teacher seed {s}")
              for s in seeds]
     teachers = runner.run(first, f"{kind} teachers")
     by_seed = {s: t["model"] for s, t in zip(seeds, teachers)}
     student = {**common, "layers": student_layers, "student_seed": student_seed}
-    alone = runner.run([Job(model_job, (spec, s, "student", d, p), student,
+    alone = runner.run([Job(model_job, (spec, s, "student", d, arm("student", d)), student,
                             name=f"{kind} student-{d} seed {s}")
                         for s in seeds for d in student_dims] if "student" in methods else [],
                        f"{kind} students alone")
@@ -267,7 +391,7 @@ def capacity_study(spec: DataSpec, p: Protocol, runner, *, teacher_dim: int, stu
         rows = pd.DataFrame([d["row"] for d in done])
         gates = taught_sizes(rows, p.metric)
         dims = [d for d in student_dims if gates[d].ok]
-    jobs = [Job(model_job, (spec, s, m, d, p), {**student, "teacher": by_seed[s]},
+    jobs = [Job(model_job, (spec, s, m, d, arm(m, d)), {**student, "teacher": by_seed[s]},
                 name=f"{kind} {m}-{d} seed {s}")
             for s in seeds for d in dims for m in methods if m != "student"]
     done += runner.run(jobs, f"{kind} KD students")
@@ -276,6 +400,24 @@ def capacity_study(spec: DataSpec, p: Protocol, runner, *, teacher_dim: int, stu
     curves = pd.DataFrame([c for d in done for c in d["curve"]])
     models = {(d["row"]["seed"], d["row"]["method"], d["row"]["dim"]): d["model"] for d in done}
     return results, curves, models
+
+
+def convergence_table(results: pd.DataFrame, metric: str, epochs: int) -> pd.DataFrame:
+    """Per model (mean over seeds): test ``metric`` at epoch ``epochs`` (the reference run, with
+    the paper's logged value where it has one) and at the best validation checkpoint of the
+    same run continued to convergence, its epoch, how long it ran and whether it hit the
+    ceiling (then it had not converged)."""
+    conv = f"converged {metric}"
+    mf = results[(results["model"] == "mf") & results[conv].notna()]
+    g = mf.groupby(["method", "dim"], sort=False)
+    out = g.agg(**{f"epoch {epochs}": (metric, "mean"), "converged": (conv, "mean"),
+                   "best epoch": ("converged epoch", "mean"), "ran": ("converged ran", "max"),
+                   "capped": ("converged capped", "sum")}).reset_index()
+    out.insert(2, "paper (epoch 100)", [REFERENCE_CITEULIKE.get(m, {}).get(d)
+                                        for m, d in zip(out["method"], out["dim"])])
+    out["change"] = out["converged"] - out[f"epoch {epochs}"]
+    out["method"] = out["method"].map(LABELS)
+    return out
 
 
 def gap_closed(results: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -302,29 +444,36 @@ def claim_id(what: str, dim: int | None = None) -> str:
     return what + (f"@{dim}" if dim is not None else "")
 
 
+SMALL_REGIME = 1 / 8  # φ up to which a student is "small" here (the paper's are φ 0.05, 0.1)
+
+
 def size_setting(dim: int, dims, *, teacher_dim: int, citeulike: bool,
                  protocol: Protocol) -> tuple[int | None, str]:
     """For a size claim at student size ``dim``: the logged student size of the paper whose
     effect it holds against (None: no size claim here) and how our setting differs from the one
     behind that log (empty where it matches: the CiteULike split, the reference protocol, the
-    dim-200 teacher and that student size). Off CiteULike only the smallest student gets size
-    claims, against the paper's smallest (dim 10, φ = 0.05)."""
+    dim-200 teacher and that student size). Elsewhere a size claim is made only in the paper's
+    small-student regime (φ ≤ 1/8), against the logged size of the nearest φ (dim 10, φ = 0.05,
+    or dim 20, φ = 0.1): the paper's gains say nothing about sizes it did not log."""
     logged = REFERENCE_CITEULIKE["student"]
+    phi = dim / teacher_dim
     if citeulike and teacher_dim == 200 and dim in logged:
         ref = dim
-    elif dim == min(dims):
-        ref = min(logged)
+    elif phi <= SMALL_REGIME:
+        ref = min((d for d in logged if d / 200 <= SMALL_REGIME),
+                  key=lambda d: abs(d / 200 - phi))
     else:
         return None, ""
     parts = []
     if not citeulike:
         parts.append("MovieLens-100k leave-one-out, not the paper's CiteULike split")
     if (teacher_dim, dim) != (200, ref):
-        parts.append(f"teacher {teacher_dim} / student {dim} (φ = {dim / teacher_dim:g}), not "
+        parts.append(f"teacher {teacher_dim} / student {dim} (φ = {phi:g}), not "
                      f"the paper's 200 / {ref} (φ = {ref / 200:g})")
-    reference = Protocol()
+    reference = replace(Protocol(), converge_epochs=protocol.converge_epochs,
+                        converge_patience=protocol.converge_patience)
     if protocol.patience:
-        parts.append("early stopping on validation with its own settings, not the reference "
+        parts.append("early stopping on validation with tuned settings, not the reference "
                      "protocol's 100 epochs")
     elif protocol != reference:
         changed = [f"{f.name} {getattr(protocol, f.name)} (reference "
@@ -361,8 +510,8 @@ def claims(results: pd.DataFrame, metric: str, *, teacher_dim: int, citeulike: b
         tag = f"(dim {dim}, φ = {phi:g}) on {metric}"
         rows = [(m, "student", f"{LABELS[m]} improves the student {tag}", "")
                 for m in ("ftd", "htd")]
-        if dim == dims[0]:
-            rows.append(("htd", "ftd", f"HTD beats FTD for the smallest student {tag}",
+        if phi <= SMALL_REGIME:
+            rows.append(("htd", "ftd", f"HTD beats FTD for a small student {tag}",
                          "HTD for small students"))
         elif phi >= 0.5:
             rows.append(("ftd", "htd", f"FTD beats HTD for a large student {tag}",
@@ -386,8 +535,12 @@ def claims(results: pd.DataFrame, metric: str, *, teacher_dim: int, citeulike: b
             sv = f"{REFERENCE_CITEULIKE[m][ref]} vs {base} (CiteULike dim {ref}, {rel:+.1%})"
             key = claim_id(f"size:{m}>student", dim)
             if m in test and "student" in test:
-                out.append(size_claim(test[m], test["student"], text, rel, differs=differs,
-                                      source_value=sv, key=key, gates=[gate]))
+                out.append(size_claim(
+                    test[m], test["student"], text, rel, source_value=sv, key=key,
+                    gates=[gate], note="" if not differs else
+                    f"judged in the paper's small-student regime (φ = {phi:g} against its "
+                    f"{ref / 200:g}), where its gain was logged; the setting differs: "
+                    f"{differs}"))
             elif untrained is not None:
                 out.append(Claim(text, sv, None, None, None, "not testable", untrained.reason,
                                  id=key))
@@ -406,6 +559,14 @@ def claims(results: pd.DataFrame, metric: str, *, teacher_dim: int, citeulike: b
                                      f"protocol {asdict(protocol)}",
                                      id=claim_id(f"reference:{method}", dim),
                                      family="descriptive"))
+    log = {d: (REFERENCE_CITEULIKE["ftd"][d], REFERENCE_CITEULIKE["htd"][d]) for d in (100, 200)}
+    out.append(Claim("FTD beats HTD for large students (φ ≥ 1/2), as the source states it",
+                     "FTD for large students", None, None, None, "not supported",
+                     "the paper's own log (its code's CiteULike run) does not show it: dim 100 "
+                     f"a tie (FTD {log[100][0]}, HTD {log[100][1]}), dim 200 HTD ahead (FTD "
+                     f"{log[200][0]}, HTD {log[200][1]}); the rows above test it where a "
+                     "student is large and the teacher teaches", id="log:ftd>htd@large",
+                     family="descriptive"))
     out.append(Claim("KnowRecDistill NCF+FTD: Precision@10 0.9455, Recall@10 0.1484",
                      "0.9455 / 0.1484", None, None, None, "not testable",
                      "computed inside mixed batches that are ~94 % positive; the NCF rows of "

@@ -76,3 +76,62 @@ def test_source_setting():
     assert source_dim([8, 16, 32]) == 32 and source_dim([8, 24, 40]) == 40
     assert "ml-100k is not the source's" in source_differs("ml-100k", 64, 32)
     assert "student 8, not the source's 64 / 32" in source_differs("synthetic", 64, 8)
+
+
+def test_a_degenerate_control_is_left_out_of_the_transfer_claim():
+    """The issue's case: the shuffled-teacher control loses far more than δ against the
+    student alone on held-out validation. Beating it says nothing, so ``rd>controls`` is
+    judged against the sound born-again control only, and the note says why."""
+    r = _results(0.03)
+    broken = r["arm"] == "rd / shuffled teacher"
+    r.loc[broken, [R, gate_col(R)]] -= 0.09
+    r.loc[broken, [N, gate_col(N)]] -= 0.045
+    rd = r["arm"] == "rd"
+    r.loc[rd, [R, N]] += 0.01  # RD a little above the born-again control
+    out = {c.id: c for c in finalize(claims(
+        r, LAT, teacher_dim=64, dims=[32], k=10, methods=["rd"],
+        controls=["born-again", "shuffled"], delta=DELTA))}
+    c = out["rd>controls@32/synthetic"]
+    assert "shuffled-teacher control is degenerate" in c.note
+    assert "born-again" in c.note and c.measured < 0.05  # vs born-again (+0.01), not shuffled
+    # with every control degenerate the claim cannot be judged
+    r.loc[r["arm"] == "rd / born-again teacher", [R, gate_col(R)]] -= 0.09
+    r.loc[r["arm"] == "rd / born-again teacher", [N, gate_col(N)]] -= 0.045
+    out = {c.id: c for c in finalize(claims(
+        r, LAT, teacher_dim=64, dims=[32], k=10, methods=["rd"],
+        controls=["born-again", "shuffled"], delta=DELTA))}
+    assert out["rd>controls@32/synthetic"].verdict == "not testable"
+    assert "no sound control" in out["rd>controls@32/synthetic"].note
+
+
+def test_kd_grids_match_the_students_grid_size_and_edges_are_flagged():
+    from kdkit.studies.bpr_kd import kd_grid, parity_table, tuning_summary
+
+    grid = {"lr": [0.01, 0.02, 0.04], "reg": [0.001, 0.01, 0.1]}
+    points = kd_grid(grid, [{"alpha": 0.1}, {"alpha": 0.3}, {"alpha": 0.6}], reg=0.01)
+    assert len(points) == 9 and {p["reg"] for p in points} == {0.01}
+    assert points[0] == {"lr": 0.01, "reg": 0.01, "alpha": 0.1}
+    trials = pd.DataFrame([{"dataset": "d", "seed": 0, "arm": "kd_margin", "dim": 8, **p,
+                            "diverged": p["lr"] == 0.04} for p in points])
+    results = pd.DataFrame([{"dataset": "d", "seed": 0, "arm": "kd_margin", "dim": 8,
+                             "lr": 0.02, "reg": 0.01, "alpha": 0.6, "valid": 0.3}])
+    s = tuning_summary(results, trials)
+    assert s["edge"].iloc[0] == "alpha"  # lr 0.02 is inside its range; α 0.6 its top
+    par = parity_table(trials)
+    assert par["points"].iloc[0] == 9 and par["trained_min"].iloc[0] == 6
+
+
+def test_check_params_names_the_kd_grid_that_breaks_parity():
+    import pytest
+
+    from kdkit.studies.bpr_kd import check_params
+
+    p = {"datasets": ["synthetic"], "seeds": [0, 1], "split": "ratio", "teacher_dim": 64,
+         "k": 10, "rd_k": 10, "max_epochs": 5, "eval_every": 1, "patience": 1, "threads": 1,
+         "workers": 1, "student_dims": [8], "methods": ["rd"], "controls": ["shuffled"],
+         "grid": {"synthetic": {"lr": [0.01, 0.02, 0.04], "reg": [0.01, 0.1, 1.0]}},
+         "kd_grid": {"rd": [{"alpha": 0.1}, {"alpha": 1.0}]}}
+    with pytest.raises(ValueError, match=r"rd on synthetic gets lr \(3 values\) × kd_grid \(2"):
+        check_params(p)
+    p["kd_grid"]["rd"].append({"alpha": 3.0})
+    check_params(p)

@@ -57,6 +57,7 @@ from ..recsys.bpr_sgd import train_bpr_sgd
 from ..recsys.latency import latency_per_user
 from ..recsys.metrics import evaluate
 from ..stats import mean_ci, paired_test, set_seed, summarize
+from ..transfer_set import control_gate
 from ..tuning import check_parity, expand, tune
 
 KD_METHODS = ("kd_margin", "kd_sigmoid", "rd")
@@ -108,11 +109,21 @@ def check_params(p: dict) -> None:
     require(not bad, f"methods has unknown {bad}; allowed: {', '.join(KD_METHODS)}")
     bad = sorted(set(p["controls"]) - set(CONTROLS))
     require(not bad, f"controls has unknown {bad}; allowed: {', '.join(CONTROLS)}")
-    for name in ("kd_alphas", "rd_alphas"):
-        require(p[name] and all(a > 0 for a in p[name]), f"{name} must be positive values")
-    require(all(a <= 1 for a in p["kd_alphas"]), "kd_alphas must lie in (0, 1]")
-    require(p["kd_temperatures"] and all(t > 0 for t in p["kd_temperatures"]),
-            "kd_temperatures must be > 0")
+    bad = sorted(set(p["methods"]) - set(p["kd_grid"]))
+    require(not bad, f"kd_grid has no points for {bad}; give each KD method a list of "
+            "settings, e.g. kd_sigmoid: [{alpha: 0.3, temperature: 2.0}, ...]")
+    for m, points in p["kd_grid"].items():
+        require(m in KD_METHODS, f"kd_grid names unknown method '{m}'; allowed: "
+                f"{', '.join(KD_METHODS)}")
+        allowed = {"kd_margin": {"alpha"}, "kd_sigmoid": {"alpha", "temperature"},
+                   "rd": {"alpha"}}[m]
+        require(isinstance(points, list) and points and all(
+            isinstance(v, dict) and "alpha" in v and set(v) <= allowed
+            and all(isinstance(x, (int, float)) and x > 0 for x in v.values())
+            for v in points), f"kd_grid['{m}'] must be a non-empty list of settings with "
+            f"alpha (and only {', '.join(sorted(allowed))}), each > 0; got {points}")
+        require(m == "rd" or all(v["alpha"] <= 1 for v in points),
+                f"kd_grid['{m}']: alpha must lie in (0, 1] (the hybrid loss's weight)")
     require(p["grid"], "grid is empty; give {dataset or 'default': {lr: [...], reg: [...]}}")
     for ds, g in p["grid"].items():
         require(ds == "default" or ds in p["datasets"] or ds in ("synthetic", "ml-100k"),
@@ -125,10 +136,26 @@ def check_params(p: dict) -> None:
             for v in g.values()), f"grid['{ds}'] values must be non-empty lists of numbers > 0")
     sizes = {len(expand(grid_for(p, ds))) for ds in p["datasets"]}
     require(len(sizes) == 1, "every data set's grid must have the same number of points")
+    for ds in p["datasets"]:
+        n = len(expand(grid_for(p, ds)))
+        for m in p["methods"]:
+            kd = len(kd_grid(grid_for(p, ds), p["kd_grid"][m], reg=0.0))
+            require(kd == n, f"tuning parity: {m} on {ds} gets lr ({len(grid_for(p, ds)['lr'])}"
+                    f" values) × kd_grid ({len(p['kd_grid'][m])} points) = {kd} points, the "
+                    f"student alone {n}; give kd_grid['{m}'] {n // len(grid_for(p, ds)['lr'])}"
+                    " points")
 
 
 def grid_for(p: dict, dataset: str) -> dict:
     return p["grid"].get(dataset, p["grid"].get("default"))
+
+
+def kd_grid(grid: dict, points, *, reg: float) -> list[dict]:
+    """A KD arm's grid: every learning rate of the data set's grid × every KD setting of its
+    method (α, and τ for the sigmoid reading), at the regularisation the student alone of the
+    same size and seed chose — as many points as the student alone's lr × reg grid, so α and τ
+    are tuned per size and seed at equal cost."""
+    return [{"lr": lr, "reg": reg, **v} for lr in grid["lr"] for v in points]
 
 
 # ------------------------------------------------------------------ data and training
@@ -141,6 +168,15 @@ class DataSpec:
     data_seed: int | None
     synthetic: tuple
     ml100k_path: str | None
+
+
+def specs_from(p: dict) -> dict:
+    """{data set: its DataSpec} from the study's parameters."""
+    synthetic = (("n_users", p["synthetic_users"]), ("n_items", p["synthetic_items"]),
+                 ("density", p["synthetic_density"]), ("rank", p["synthetic_rank"]),
+                 ("signal", p["synthetic_signal"]))
+    return {ds: DataSpec(ds, p["split"], p["data_seed"], synthetic, p["ml100k_path"])
+            for ds in p["datasets"]}
 
 
 @lru_cache(maxsize=16)
@@ -188,9 +224,10 @@ def kd_loss(method: str, teacher: BPRMF, data, kd: dict, shuffle=None):
     raise ValueError(f"unknown method '{method}'; allowed: {', '.join(KD_METHODS)}")
 
 
-def arm_job(spec: DataSpec, seed: int, arm: str, dim: int, grid: dict, sched: Schedule,
+def arm_job(spec: DataSpec, seed: int, arm: str, dim: int, grid, sched: Schedule,
             teacher: BPRMF | None = None, kd: dict | None = None) -> dict:
-    """Tune one arm on one seed (its grid on the select half of validation), score the chosen
+    """Tune one arm on one seed (its grid on the select half of validation; a KD arm's grid
+    holds its α and τ too, :func:`kd_grid`; ``kd``: {"k": RD's top-K}), score the chosen
     model on test once and on the held-out half of validation (``gate`` columns: the data the
     teacher gate reads, which chose neither its checkpoint nor its hyperparameters)."""
     data = load(spec, seed)
@@ -201,7 +238,9 @@ def arm_job(spec: DataSpec, seed: int, arm: str, dim: int, grid: dict, sched: Sc
     def fit_config(config):
         if method in ("teacher", "student"):
             return fit(data, dim, config, seed, sched)
-        margin, cand = kd_loss(method, teacher, data, kd, shuffle)
+        values = {k: v for k, v in config.items() if k not in ("lr", "reg")}
+        margin, cand = kd_loss(method, teacher, data, {method: {**values, "k": kd["k"]}},
+                               shuffle)
         return fit(data, dim, config, seed, sched, kd=margin, rd=cand)
 
     t = tune(arm, seed, grid, fit_config,
@@ -219,20 +258,6 @@ def arm_job(spec: DataSpec, seed: int, arm: str, dim: int, grid: dict, sched: Sc
     return {"row": row, "trials": trials, "model": t.model}
 
 
-def kd_sweep_job(spec: DataSpec, seed: int, dim: int, config: dict, sched: Schedule,
-                 teacher: BPRMF, method: str, values: dict) -> dict:
-    """One point of the KD hyperparameter sweep: validation score only (test untouched)."""
-    data = load(spec, seed)
-    kd = {method: {**values, "k": values.get("k", 10)}}
-    margin, cand = kd_loss(method, teacher, data, kd)
-    try:
-        _, valid, info = fit(data, dim, config, seed, sched, kd=margin, rd=cand)
-    except FloatingPointError:  # a diverged point is never chosen
-        valid, info = float("nan"), {"epochs": None}
-    return {"dataset": spec.dataset, "seed": seed, "method": method, **values,
-            f"validation {sched.metric}": valid, "epochs": info["epochs"]}
-
-
 # ------------------------------------------------------------------ the study
 
 
@@ -240,13 +265,12 @@ def run(p: dict, runner, progress=print) -> dict:
     """Every stage of the study (module docstring); returns its tables and models."""
     say = progress or (lambda m: None)
     sched = Schedule(p["max_epochs"], p["eval_every"], p["patience"], p["k"])
-    synthetic = (("n_users", p["synthetic_users"]), ("n_items", p["synthetic_items"]),
-                 ("density", p["synthetic_density"]))
-    specs = {ds: DataSpec(ds, p["split"], p["data_seed"], synthetic, p["ml100k_path"])
-             for ds in p["datasets"]}
+    specs = specs_from(p)
     seeds, dims = p["seeds"], sorted(p["student_dims"])
     arms = [arm_name(m, c) for m in p["methods"] for c in (None, *p["controls"])]
-    check_parity({a: grid_for(p, ds) for ds in specs for a in ["teacher", "student", *arms]})
+    check_parity({**{(ds, a): grid_for(p, ds) for ds in specs for a in ("teacher", "student")},
+                  **{(ds, a): kd_grid(grid_for(p, ds), p["kd_grid"][a.partition(" / ")[0]],
+                                      reg=0.0) for ds in specs for a in arms}})
 
     # stage 1: teachers and students alone
     stage1 = [Job(arm_job, (specs[ds], s, "teacher", p["teacher_dim"], grid_for(p, ds), sched),
@@ -263,54 +287,28 @@ def run(p: dict, runner, progress=print) -> dict:
         f"{ds} teacher {np.mean([r['row'][sched.metric] for r in done if r['row']['dataset'] == ds and r['row']['arm'] == 'teacher']):.4f}"  # noqa: E501
         for ds in specs))
 
-    # stage 2: the KD hyperparameters, on validation of the first seed at the largest size
-    s0, d0 = seeds[0], dims[-1]
-    sweep_jobs = []
-    for ds in specs:
-        teacher, config = models[(ds, s0, "teacher", p["teacher_dim"])], \
-            chosen[(ds, s0, "student", d0)]
-        for m in p["methods"]:
-            if m == "kd_sigmoid":
-                values = [{"alpha": a, "temperature": t} for a in p["kd_alphas"]
-                          for t in p["kd_temperatures"]]
-            elif m == "kd_margin":
-                values = [{"alpha": a} for a in p["kd_alphas"]]
-            else:
-                values = [{"alpha": a, "k": p["rd_k"]} for a in p["rd_alphas"]]
-            sweep_jobs += [Job(kd_sweep_job, (specs[ds], s0, d0, config, sched, teacher, m, v),
-                               name=f"{ds} {m} {v}") for v in values]
-    sweep = pd.DataFrame(runner.run(sweep_jobs, "KD hyperparameters (validation)"))
-    col = f"validation {sched.metric}"
-    kd = {}
-    for ds in specs:
-        kd[ds] = {}
-        for m in p["methods"]:
-            g = sweep[(sweep["dataset"] == ds) & (sweep["method"] == m)]
-            best = g.loc[g[col].idxmax()]
-            kd[ds][m] = {k: (float(best[k]) if k != "k" else int(best[k]))
-                         for k in ("alpha", "temperature", "k") if k in g and pd.notna(best[k])}
-    say("KD hyperparameters: " + "; ".join(f"{ds} {m} {v}" for ds in kd
-                                            for m, v in kd[ds].items()))
-
-    # stage 3: KD arms and controls, every seed and size
-    stage3 = []
+    # stage 2: KD arms and controls, every seed and size, α and τ tuned with lr (kd_grid)
+    stage2 = []
     for ds in specs:
         for s in seeds:
             for d in dims:
+                reg = chosen[(ds, s, "student", d)]["reg"]
                 for arm in arms:
                     method, _, control = arm.partition(" / ")
                     teacher = models[(ds, s, "student", d)] if control.startswith("born") \
                         else models[(ds, s, "teacher", p["teacher_dim"])]
-                    stage3.append(Job(arm_job, (specs[ds], s, arm, d, grid_for(p, ds), sched,
-                                                teacher, kd[ds]), name=f"{ds} seed {s} {arm}-{d}"))
-    done += runner.run(stage3, "KD arms and controls")
+                    grid = kd_grid(grid_for(p, ds), p["kd_grid"][method], reg=reg)
+                    stage2.append(Job(arm_job, (specs[ds], s, arm, d, grid, sched, teacher,
+                                                {"k": p["rd_k"]}),
+                                      name=f"{ds} seed {s} {arm}-{d}"))
+    done += runner.run(stage2, "KD arms and controls")
     for r in done:
         row = r["row"]
         models[(row["dataset"], row["seed"], row["arm"], row["dim"])] = r["model"]
     results = pd.DataFrame([r["row"] for r in done])
     trials = pd.DataFrame([t for r in done for t in r["trials"]])
-    return {"results": results, "trials": trials, "kd_sweep": sweep, "kd": kd,
-            "models": models, "schedule": asdict(sched)}
+    return {"results": results, "trials": trials, "models": models,
+            "schedule": asdict(sched)}
 
 
 def latency(models: dict, datasets, seeds, teacher_dim: int, dim: int, k: int,
@@ -338,6 +336,7 @@ SOURCE_VALUES = {("teacher", "Recall"): 0.140, ("teacher", "NDCG"): 0.0658,
                  ("student", "Recall"): 0.097, ("student", "NDCG"): 0.0500,
                  ("kd_margin", "Recall"): 0.091, ("kd_margin", "NDCG"): 0.0432}
 SOURCE_DIMS = (64, 32)  # the source's teacher and student sizes
+SOURCE_SHAPE = (500, 1000)  # the source's synthetic users and items
 
 
 def claim_id(what: str, dim: int | None = None, ds: str | None = None) -> str:
@@ -355,8 +354,8 @@ def source_differs(ds: str, teacher_dim: int, dim: int, k: int = 10) -> str:
     """How this setting differs from the source's (empty where it would match): the reason its
     single-run sizes (+44 %, −6 %, …) are not held against ours. No data set here matches: the
     source's synthetic generator is undisclosed and its ranking protocol unstated."""
-    parts = [("our synthetic set shares only the source's 500 users + 1,000 items (the source's "
-              "generator is undisclosed, its ranking protocol unstated)") if ds == "synthetic"
+    parts = [("our synthetic set is not the source's (its generator is undisclosed, its ranking "
+              "protocol unstated; ours is sized for power)") if ds == "synthetic"
              else f"{ds} is not the source's (undisclosed) synthetic data"]
     if (teacher_dim, dim) != SOURCE_DIMS:
         parts.append(f"teacher {teacher_dim} / student {dim}, not the source's "
@@ -376,24 +375,24 @@ def _wide(results, ds, col, dim=None):
 
 
 def _size_claims(results: pd.DataFrame, teacher_dim: int, dim: int) -> list[Claim]:
-    """Parameter counts read off the models trained on the synthetic set (the source's
-    setting: 500 users + 1,000 items); descriptive."""
-    syn = results[results["dataset"] == "synthetic"]
-    teacher = syn.loc[syn["arm"] == "teacher", "params"]
-    student = syn.loc[(syn["arm"] == "student") & (syn["dim"] == dim), "params"]
+    """Parameter counts of BPR-MF (an embedding and a bias per user and item) for the source's
+    500 users + 1,000 items at our teacher and student sizes; descriptive. The count is
+    arithmetic, checked against a model built at that shape."""
     texts = [("Teacher MF-64 has 97,500 parameters", "97500", "params:teacher"),
              ("Students MF-32 have 49,500 parameters", "49500", "params:student"),
              ("Compression ratio 1.97×", "1.97", "params:ratio"),
              ("49.5% model compression", "49.5", "params:reduction")]
     d = "descriptive"
-    if teacher.empty or student.empty or (teacher_dim, dim) != SOURCE_DIMS:
+    if (teacher_dim, dim) != SOURCE_DIMS:
         return [Claim(t, v, None, None, None, "not testable",
-                      "needs the synthetic set with a dim-64 teacher and a dim-32 student",
-                      id=i, family=d) for t, v, i in texts]
-    t_params, s_params = int(teacher.iloc[0]), int(student.iloc[0])
+                      "needs a dim-64 teacher and a dim-32 student", id=i, family=d)
+                for t, v, i in texts]
+    users, items = SOURCE_SHAPE
+    t_params, s_params = (n_params(BPRMF(users, items, t)) for t in (teacher_dim, dim))
     ratio = t_params / s_params
     reduction = 100 * (1 - 1 / ratio)
-    note = "counted on the trained models: embeddings + one bias per user and item"
+    note = ("counted on BPR-MF models of the source's 500 users + 1,000 items: an embedding "
+            "and a bias per user and item")
     (t0, v0, i0), (t1, v1, i1), (t2, v2, i2), (t3, v3, i3) = texts
     return [
         Claim(t0, v0, t_params, None, None, value_verdict(97_500, t_params, t_params), note,
@@ -495,14 +494,28 @@ def _transfer_claims(results, ds, dim, k, methods, controls, deltas, *, sizes=Fa
                                 "the source's diagnosis: needs ranking-aware strategies",
                                 key=claim_id("rd>kd_margin", dim, ds), relative=True,
                                 gates=[gate], **deltas.kwargs(R)))
+    d_n = deltas.kwargs(N).get("delta")
     for m in methods:
-        ctrl = {c: wr[arm_name(m, c)] for c in controls if arm_name(m, c) in wr}
-        if m in wr and ctrl:
-            out.append(beats_controls(
-                wr[m], ctrl, f"{arm_label(m)} transfers the teacher's knowledge: beats the "
-                f"born-again and shuffled-teacher controls on {R} {tag}", "",
-                "transfer beyond regularisation: the same loss from a same-size or a "
-                "shuffled teacher", key=claim_id(f"{m}>controls", dim, ds), gates=[gate]))
+        present = [c for c in controls if arm_name(m, c) in wr and m in wr]
+        if not present:
+            continue
+        # a control that breaks the student (below it by more than δ on held-out validation)
+        # is degenerate: beating it says nothing about the teacher
+        sound = {c: control_gate(held[arm_name(m, c)], held["student"], delta=d_n,
+                                 name=f"the {c}-teacher control", data=f"held-out {N}")
+                 for c in present}
+        ctrl = {c: wr[arm_name(m, c)] for c in present if sound[c].ok}
+        text = (f"{arm_label(m)} transfers the teacher's knowledge: beats the sound controls "
+                f"({', '.join(present)} teacher) on {R} {tag}")
+        why = "; ".join(g.reason for g in sound.values())
+        key = claim_id(f"{m}>controls", dim, ds)
+        if not ctrl:
+            out.append(Claim(text, "", None, None, None, "not testable",
+                             f"no sound control: {why}", id=key))
+            continue
+        out.append(beats_controls(
+            wr[m], ctrl, text, "", "transfer beyond regularisation: the same loss from a "
+            f"same-size or a shuffled teacher; controls: {why}", key=key, gates=[gate]))
     return out
 
 
@@ -564,11 +577,36 @@ def summary_table(results: pd.DataFrame, k: int) -> pd.DataFrame:
     return s.assign(arm=s["arm"].map(arm_label))
 
 
-def tuning_summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Per data set, arm and size: how often each (lr, reg) was chosen and the mean
-    validation score of the chosen model."""
-    g = results.groupby(["dataset", "arm", "dim", "lr", "reg"], sort=False)
+def tuning_summary(results: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    """Per data set, arm and size: how often each setting (lr, reg and, for KD arms, α and τ)
+    was chosen, the mean validation score of the chosen models, and ``edge``: the settings
+    chosen at an end of their range in that arm's grid (a grid that does not bracket the
+    optimum: the best may lie outside it)."""
+    keys = [c for c in ("lr", "reg", "alpha", "temperature") if c in results]
+    r = results.copy()
+    edges = []
+    for rec in r.to_dict("records"):
+        t = trials[(trials["dataset"] == rec["dataset"]) & (trials["arm"] == rec["arm"])
+                   & (trials["dim"] == rec["dim"]) & (trials["seed"] == rec["seed"])]
+        at = [k for k in keys if k in t and t[k].nunique() > 2 and pd.notna(rec[k])
+              and rec[k] in (t[k].min(), t[k].max())]
+        edges.append(", ".join(at))
+    r["edge"] = edges
+    g = r.fillna({k: "–" for k in keys}).groupby(["dataset", "arm", "dim", *keys, "edge"],
+                                                  sort=False)
     return g.agg(chosen_on_seeds=("seed", "size"), validation=("valid", "mean")).reset_index()
+
+
+def parity_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per data set, arm and size: grid points per seed, and how many trained (a diverged
+    point counts as tried but never chosen): tuning parity counted on the points that
+    trained, not the nominal grid."""
+    g = trials.assign(trained=~trials["diverged"].astype(bool)).groupby(
+        ["dataset", "arm", "dim", "seed"], sort=False)
+    per = g.agg(points=("trained", "size"), trained=("trained", "sum")).reset_index()
+    return per.groupby(["dataset", "arm", "dim"], sort=False).agg(
+        points=("points", "max"), trained_min=("trained", "min"),
+        trained_mean=("trained", "mean")).reset_index()
 
 
 def findings(paired: pd.DataFrame, metric: str, min_seeds: int = 5) -> str:
@@ -599,9 +637,9 @@ def headline(results: pd.DataFrame, k: int, dims) -> str:
     return f"{R} at dim {max(dims)}, tuned arms — " + "; ".join(parts) + "."
 
 
-def metrics_tree(results: pd.DataFrame, kd: dict, k: int, dims) -> dict:
-    """``metrics.json``: mean and CI of every metric per data set and ``arm-dim``, the chosen
-    KD hyperparameters, and a short headline."""
+def metrics_tree(results: pd.DataFrame, k: int, dims) -> dict:
+    """``metrics.json``: mean and CI of every metric per data set and ``arm-dim``, the KD
+    hyperparameters each KD arm chose most often, and a short headline."""
     metrics = (f"Recall@{k}", f"NDCG@{k}")
     s = summarize(results, by=["dataset", "arm", "dim", "params"], metrics=metrics)
     tree, head = {}, {}
@@ -614,6 +652,13 @@ def metrics_tree(results: pd.DataFrame, kd: dict, k: int, dims) -> dict:
                 (rec["dim"] == max(dims) or rec["arm"] == "teacher"):
             head[f"{rec['dataset']} {rec['arm']}-{rec['dim']} {metrics[0]}"] = round(
                 rec[metrics[0]], 4)
+    kd = {}
+    cols = [c for c in ("alpha", "temperature") if c in results]
+    for (ds, arm, dim), g in results[results["arm"].isin(KD_METHODS)].groupby(
+            ["dataset", "arm", "dim"]):
+        picks = [tuple((c, float(r[c])) for c in cols if pd.notna(r[c]))
+                 for r in g.to_dict("records")]
+        kd.setdefault(ds, {})[f"{arm}-{dim}"] = dict(max(set(picks), key=picks.count))
     return {"headline": head, "results": tree, "kd_hyperparameters": kd}
 
 

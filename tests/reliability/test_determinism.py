@@ -20,10 +20,12 @@ def same_and_different(run, p: dict, other_seeds: list, drop=()):
 def test_bpr_kd():
     from kdkit.studies import bpr_kd
     p = dict(datasets=["synthetic"], ml100k_path=None, split="ratio", data_seed=None,
-             synthetic_users=80, synthetic_items=120, synthetic_density=0.05, seeds=[0, 1],
+             synthetic_users=80, synthetic_items=120, synthetic_density=0.05,
+             synthetic_rank=4, synthetic_signal=2.0, seeds=[0, 1],
              teacher_dim=16, student_dims=[4], methods=["kd_sigmoid", "rd"],
              controls=["shuffled"], grid={"default": {"lr": [0.05], "reg": [0.01]}},
-             kd_alphas=[0.5], kd_temperatures=[2.0], rd_alphas=[1.0], rd_k=5, max_epochs=4,
+             kd_grid={"kd_sigmoid": [{"alpha": 0.5, "temperature": 2.0}],
+                      "rd": [{"alpha": 1.0}]}, rd_k=5, max_epochs=4,
              eval_every=2, patience=1, k=10)
     same_and_different(lambda q: bpr_kd.run(q, Runner(progress=False), progress=None)["results"],
                        p, [2, 3])

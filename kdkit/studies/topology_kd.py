@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import methods
 from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
 from ..data.load import load_interactions
 from ..device import resolve
@@ -52,6 +53,12 @@ from ..tuning import expand
 
 METHODS = ("student", "ftd", "htd")
 LABELS = {"teacher": "Teacher", "student": "Student alone", "ftd": "FTD", "htd": "HTD"}
+KIND = "bpr-batch"  # the kind of plug-in KD method this study takes (kdkit.methods)
+
+
+def label(method: str) -> str:
+    """A method's name in tables: built-in, or a plug-in's label."""
+    return LABELS.get(method) or methods.label(KIND, method)
 SOURCE = ("Topology Distillation for Recommender System (Kang, Hwang, Kweon & Yu, KDD 2021), "
           "via the KnowRecDistill project", "https://doi.org/10.1145/3447548.3467319")
 # Logged test Recall@50 at epoch 100 of the reference implementation on CiteULike: teacher dim
@@ -91,9 +98,14 @@ class Protocol:
 
 def check_params(p: dict) -> None:
     """Study-specific checks run by ``kdkit run`` before anything trains."""
-    bad = sorted(set(p["methods"]) - set(METHODS))
-    require(p["methods"] and not bad, f"methods must be a non-empty subset of "
-            f"{', '.join(METHODS)}; got {p['methods']}")
+    require(p["methods"], f"methods is empty; give some of {', '.join(METHODS)} or a KD "
+            "method's import path (mypkg.losses:my_loss, see kdkit.methods)")
+    for m in p["methods"]:
+        if m not in METHODS:
+            try:
+                methods.get(KIND, m)
+            except ValueError as e:
+                require(False, f"methods: {e}; built in: {', '.join(METHODS)}")
     require(p["seeds"], "seeds is empty; give at least one seed")
     require(len(set(p["seeds"])) == len(p["seeds"]), "seeds must not repeat")
     require(p["student_dims"] and all(d >= 1 for d in p["student_dims"]),
@@ -182,7 +194,8 @@ def build_model(kind: str, data, dim: int, *, seed: int, init_std: float, layers
 
 
 def loss_for(method: str, teacher, student_dim: int, p: Protocol, seed: int = 0):
-    """The training loss of ``method``: plain BPR, FTD or HTD against a frozen ``teacher``."""
+    """The training loss of ``method``: plain BPR, FTD, HTD or a plug-in KD method
+    (:mod:`kdkit.methods`, kind ``bpr-batch``) against a frozen ``teacher``."""
     if method in ("student", "teacher"):
         return lambda model, u, i, j: bpr_loss(*model(u, i, j), p.reduction)
     if method == "ftd":
@@ -190,7 +203,7 @@ def loss_for(method: str, teacher, student_dim: int, p: Protocol, seed: int = 0)
     if method == "htd":
         return HTD(teacher, student_dim, n_groups=p.n_groups, lam=p.td_lambda,
                    alpha=p.htd_alpha, reduction=p.reduction, seed=seed)
-    raise ValueError(f"unknown method '{method}'; allowed: teacher, {', '.join(METHODS)}")
+    return methods.get(KIND, method)(teacher, student_dim, p, seed)  # a plug-in
 
 
 def train_one(data, method: str, dim: int, p: Protocol, *, teacher=None, seed: int = 0,
@@ -211,7 +224,7 @@ def train_one(data, method: str, dim: int, p: Protocol, *, teacher=None, seed: i
         teacher = teacher.to(dev)
     loss = loss_for(method, teacher, dim, p, seed)
     ks = (p.k,)
-    name = f"{LABELS.get(method, method)} ({kind}, dim {dim}, seed {seed})"
+    name = f"{label(method)} ({kind}, dim {dim}, seed {seed})"
     curve = []
     if p.reference:
         curve.append({"epoch": 0, "split": "test", p.metric: evaluate(model, data, "test", ks,
@@ -316,7 +329,7 @@ def tune_settings(spec: DataSpec, p: Protocol, runner, grid, *, seed: int, teach
                    if m == "teacher" and c == chosen[("teacher", teacher_dim)])
     done += run([(m, d) for d in student_dims for m in methods if m != "student"], teacher)
     chosen = _choose(done)
-    table = pd.DataFrame([{"method": LABELS.get(m, m), "dim": d, **c,
+    table = pd.DataFrame([{"method": label(m), "dim": d, **c,
                            "valid": None if o is None else o["row"]["valid"],
                            "epochs": None if o is None else o["row"]["epochs"],
                            "diverged": o is None, "chosen": c == chosen.get((m, d))}
@@ -416,7 +429,7 @@ def convergence_table(results: pd.DataFrame, metric: str, epochs: int) -> pd.Dat
     out.insert(2, "paper (epoch 100)", [REFERENCE_CITEULIKE.get(m, {}).get(d)
                                         for m, d in zip(out["method"], out["dim"])])
     out["change"] = out["converged"] - out[f"epoch {epochs}"]
-    out["method"] = out["method"].map(LABELS)
+    out["method"] = out["method"].map(label)
     return out
 
 
@@ -505,11 +518,15 @@ def claims(results: pd.DataFrame, metric: str, *, teacher_dim: int, citeulike: b
         if "teacher" not in held or "student" not in held:
             continue
         gate = teacher_gate(held["teacher"], held["student"], metric=metric)
-        untrained = None if gate.ok or {"ftd", "htd"} & set(test) else Gate(
+        untrained = None if gate.ok or set(test) - {"teacher", "student"} else Gate(
             False, f"{gate.reason}; the KD students were not trained at this size")
         tag = f"(dim {dim}, φ = {phi:g}) on {metric}"
-        rows = [(m, "student", f"{LABELS[m]} improves the student {tag}", "")
-                for m in ("ftd", "htd")]
+        kd = [m for m in test if m not in ("teacher", "student")]
+        plugins = [m for m in kd if m not in METHODS]
+        rows = [(m, "student", f"{label(m)} improves the student {tag}", "")
+                for m in ("ftd", "htd", *plugins)]
+        rows += [(m, b, f"{label(m)} beats {LABELS[b]} {tag}", "a method not in the source")
+                 for m in plugins for b in ("ftd", "htd") if b in test]
         if phi <= SMALL_REGIME:
             rows.append(("htd", "ftd", f"HTD beats FTD for a small student {tag}",
                          "HTD for small students"))
@@ -550,7 +567,7 @@ def claims(results: pd.DataFrame, metric: str, *, teacher_dim: int, citeulike: b
                 vals = mf.loc[(mf["method"] == method) & (mf["dim"] == dim), metric]
                 if len(vals):
                     e = mean_ci(vals)
-                    out.append(Claim(f"Reference {LABELS[method]} dim {dim}: {metric} {ref}",
+                    out.append(Claim(f"Reference {label(method)} dim {dim}: {metric} {ref}",
                                      str(ref), e.mean, e.ci_low, e.ci_high,
                                      "supported" if abs(e.mean - ref) <= TOLERANCE
                                      else "not supported",
@@ -580,7 +597,7 @@ def headline(results: pd.DataFrame, metric: str, teacher_dim: int) -> str:
     parts = []
     for dim, g in mf[mf["method"] != "teacher"].groupby("dim"):
         m = g.groupby("method")[metric].mean()
-        parts.append(f"dim {dim}: " + ", ".join(f"{LABELS[k]} {v:.3f}" for k, v in m.items()))
+        parts.append(f"dim {dim}: " + ", ".join(f"{label(k)} {v:.3f}" for k, v in m.items()))
     t = mf.loc[mf["method"] == "teacher", metric].mean()
     return f"{metric}, teacher (dim {teacher_dim}) {t:.3f}; " + "; ".join(parts) + "."
 
@@ -614,7 +631,7 @@ def metrics_tree(results: pd.DataFrame, gaps: pd.DataFrame, metric: str, *, seed
 def summary_table(results: pd.DataFrame, metric: str) -> pd.DataFrame:
     s = summarize(results, by=["model", "method", "dim", "phi"],
                   metrics=[metric, "NDCG@10", "valid", "gate", "epochs"])
-    return s.assign(method=s["method"].map(LABELS))
+    return s.assign(method=s["method"].map(label))
 
 
 def explore(spec: DataSpec, seed: int, teacher, p: Protocol, *, method: str, dim: int,
@@ -627,5 +644,5 @@ def explore(spec: DataSpec, seed: int, teacher, p: Protocol, *, method: str, dim
     for m in ("student", method):
         _, _, _, info = train_one(data, m, dim, q, teacher=teacher, seed=seed + 1,
                                   device=device)
-        out[f"{LABELS[m]}, validation {p.metric}"] = info["valid"]
+        out[f"{label(m)}, validation {p.metric}"] = info["valid"]
     return out

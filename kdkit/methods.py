@@ -1,0 +1,88 @@
+"""Distillation methods as plug-ins: a KD loss declared once, an arm of every study of its kind.
+
+A study compares *arms*; its built-in KD methods (FTD, HTD, …) are arms, and a user's method
+becomes one by naming it in the study's ``methods`` param, e.g.
+``methods: [student, ftd, htd, mypkg.losses:rrd]``. It then gets what a built-in gets: the same
+tuning grid, the same early stopping and gates, a claim "NAME improves the student" (with δ,
+Holm within its family, power) and its rows in every table and figure.
+
+**Kinds** (the interface a method of that kind implements):
+
+* ``"bpr-batch"`` — a loss for kdkit's mini-batch BPR loop (``kdkit.recsys.train.train_bpr``;
+  topology_kd): ``factory(teacher, student_dim, protocol, seed) -> loss_fn`` where
+  ``loss_fn(model, users, pos, neg)`` returns the batch's scalar loss (BPR included);
+  ``teacher`` is the frozen teacher model (``.user`` / ``.item`` embeddings), ``protocol`` the
+  study's settings (e.g. ``td_lambda``, ``reduction``). A loss that is an ``nn.Module`` trains
+  its own parameters with the student; one with ``start_epoch(epoch, epochs)`` is told when
+  each epoch starts.
+
+**Names.** A name with a colon or a dot is an import path, ``package.module:factory`` (or
+``package.module.factory``): the module is imported where the job runs, so the method works on
+Dask workers too, as long as its package is importable there. :func:`register` gives a factory
+a short name in the current process (for a notebook cell; a job on another process needs the
+import path). A factory may carry a ``label`` attribute (the name shown in tables; default: the
+last part of the name).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+KINDS = {"bpr-batch": "factory(teacher, student_dim, protocol, seed) -> "
+                      "loss_fn(model, users, pos, neg) -> scalar"}
+_REGISTRY: dict[tuple[str, str], Callable] = {}
+
+
+def register(kind: str, name: str):
+    """Decorator: ``@register("bpr-batch", "rrd")`` makes ``rrd`` a method of that kind."""
+    _check_kind(kind)
+
+    def wrap(factory):
+        _REGISTRY[(kind, name)] = factory
+        return factory
+
+    return wrap
+
+
+def is_import_path(name: str) -> bool:
+    return ":" in name or "." in name
+
+
+def get(kind: str, name: str) -> Callable:
+    """The factory of method ``name`` of ``kind`` (registered, or imported from its path);
+    a ``ValueError`` that names what is wrong and what is allowed otherwise."""
+    _check_kind(kind)
+    if (kind, name) in _REGISTRY:
+        return _REGISTRY[(kind, name)]
+    if not is_import_path(name):
+        raise ValueError(f"unknown {kind} method '{name}'; registered: "
+                         f"{', '.join(registered(kind)) or 'none'}; or give an import path "
+                         "such as mypkg.losses:my_loss")
+    module, _, attr = name.partition(":") if ":" in name else name.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as e:
+        raise ValueError(f"method '{name}': module '{module}' cannot be imported ({e}); "
+                         "is its package installed or on PYTHONPATH?") from None
+    except AttributeError:
+        raise ValueError(f"method '{name}': module '{module}' has no '{attr}'") from None
+    if not callable(obj):
+        raise ValueError(f"method '{name}' is not callable: a {kind} method is a factory "
+                         f"{KINDS[kind]}")
+    return obj
+
+
+def label(kind: str, name: str) -> str:
+    """The name a method shows in tables: its factory's ``label``, else the last part."""
+    factory = get(kind, name)
+    return getattr(factory, "label", None) or name.replace(":", ".").rsplit(".", 1)[-1]
+
+
+def registered(kind: str) -> list[str]:
+    return sorted(n for k, n in _REGISTRY if k == kind)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown method kind '{kind}'; allowed: {', '.join(KINDS)}")

@@ -7,26 +7,27 @@ Protocol, built so that every compared arm gets the same chance:
   ``data_seed`` fixes it; per-user 8:1:1 (RecBole's RS) or leave-one-out;
 * **models**: BPR-MF with biases trained by per-sample SGD (``recsys.bpr_sgd``, kdkit's fast
   path), early stopping on validation NDCG@K (restoring the best epoch);
-* **tuning parity**: every arm — the teacher, the student alone at each size, each KD method
-  and each control — picks its learning rate and regularisation from the *same* grid on
-  validation, per seed and size (``kdkit.tuning``), and is scored on test once;
-* **KD hyperparameters** (α and τ of the two readings, RD's α) are chosen before the main run
-  on the validation split of the first seed (the α × τ sweep), then fixed for every seed;
+* **tuning parity**: every arm gets a grid of the same size on validation, per seed and size
+  (``kdkit.tuning``): the teacher and the student alone lr × reg; each KD method and each
+  control lr × its own KD settings (α, and τ for the sigmoid reading) at the regularisation the
+  student alone chose (:func:`kd_grid`); a diverged point is recorded, never chosen, and the
+  parity table counts the points that trained; the chosen model is scored on test once;
 * **controls** telling transfer from regularisation: the same KD loss from a *born-again*
   teacher (the tuned student alone of the same size) and from a *shuffled* teacher (the real
-  teacher's scores permuted across users). A transfer claim is supported only when the real
-  teacher beats both, and judged only when the teacher beats the student alone on the
-  **held-out half of validation** (``evaluate(..., "gate")``: users that chose neither a
-  checkpoint nor a hyperparameter; early stopping and tuning read the other half, "valid");
+  teacher's scores permuted across users). A control must be sound: one that falls below the
+  student alone by more than δ on held-out validation is degenerate and left out. A transfer
+  claim is supported only when the real teacher beats every sound control, and judged only
+  when the teacher beats the student alone on the **held-out half of validation**
+  (``evaluate(..., "gate")``: users that chose neither a checkpoint nor a hyperparameter; early
+  stopping and tuning read the other half, "valid");
 * **claims**: every claim has an id; the study's ``primary`` param names the source's headline
   claims (synthetic set, student 32 — the setting closest to the source's), ``delta`` the
   smallest effect of interest per metric. The source's *sizes* (44 %, −6 %, …) are separate
-  size claims, not testable here: its synthetic generator is undisclosed (ours only matches its
-  500 users + 1,000 items) and MovieLens-100k is another data set.
+  size claims, not testable here: its synthetic generator is undisclosed and MovieLens-100k is
+  another data set.
 
-The work runs as jobs (``kdkit.jobs``): (1) teachers and students alone, (2) the KD sweep,
-(3) every KD arm and control; each job seeds itself, so the tables do not depend on where the
-jobs ran.
+The work runs as jobs (``kdkit.jobs``): (1) teachers and students alone, (2) every KD arm and
+control; each job seeds itself, so the tables do not depend on where the jobs ran.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ Holm within its family, power) and its rows in every table and figure.
 
 **Names.** A name with a colon or a dot is an import path, ``package.module:factory`` (or
 ``package.module.factory``): the module is imported where the job runs, so the method works on
-Dask workers too, as long as its package is importable there. :func:`register` gives a factory
+Dask workers too, as long as its package is importable there (a package in the project folder,
+such as ``plugins/``, always is). :func:`register` gives a factory
 a short name in the current process (for a notebook cell; a job on another process needs the
 import path). A factory may carry a ``label`` attribute (the name shown in tables; default: the
 last part of the name).
@@ -27,6 +28,7 @@ last part of the name).
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Callable
 
 KINDS = {"bpr-batch": "factory(teacher, student_dim, protocol, seed) -> "
@@ -61,7 +63,7 @@ def get(kind: str, name: str) -> Callable:
                          "such as mypkg.losses:my_loss")
     module, _, attr = name.partition(":") if ":" in name else name.rpartition(".")
     try:
-        obj = getattr(importlib.import_module(module), attr)
+        obj = getattr(_import(module), attr)
     except ModuleNotFoundError as e:
         raise ValueError(f"method '{name}': module '{module}' cannot be imported ({e}); "
                          "is its package installed or on PYTHONPATH?") from None
@@ -71,6 +73,21 @@ def get(kind: str, name: str) -> Callable:
         raise ValueError(f"method '{name}' is not callable: a {kind} method is a factory "
                          f"{KINDS[kind]}")
     return obj
+
+
+def _import(module: str):
+    """Import ``module``; failing that, from the project folder (where a user keeps a package
+    of plug-ins, e.g. ``plugins/``), which a Dask worker's path may lack."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        from .project import find_project
+
+        root = find_project(required=False)
+        if root is None or str(root) in sys.path or e.name != module.split(".")[0]:
+            raise
+        sys.path.append(str(root))
+        return importlib.import_module(module)
 
 
 def label(kind: str, name: str) -> str:

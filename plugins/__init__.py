@@ -1,0 +1,1 @@
+"""Your own KD methods, importable by path from a study's params (see kdkit.methods)."""

@@ -202,3 +202,19 @@ def test_a_run_continued_to_convergence_reports_the_reference_epoch_unchanged():
     valid = [c for c in curve if c["split"] == "valid"]
     assert max(c[M.replace("50", "10")] for c in valid) == pytest.approx(conv["valid"])
     assert np.isfinite(conv["final"]["Recall@10"])
+
+
+def test_tuning_at_one_size_applies_each_methods_choice_at_every_size(monkeypatch):
+    def fake(spec, seed, method, dim, p, **kw):
+        valid = {"teacher": 0.5, "student": 0.4, "ftd": 0.45}[method] - abs(p.lr - 0.01)
+        return {"row": {"valid": valid, "epochs": 5}, "model": "teacher model"}
+
+    monkeypatch.setattr(td, "model_job", fake)
+    chosen, table = td.tune_settings(None, Protocol(patience=2), in_process(),
+                                     {"lr": [0.001, 0.01]}, seed=100, teacher_dim=64,
+                                     student_dims=[4], methods=["student", "ftd"],
+                                     apply_dims=[2, 4, 8])
+    assert set(table["dim"]) == {64, 4}  # trained at the tuning size only
+    assert {k for k in chosen} == {("teacher", 64), *((m, d) for m in ("student", "ftd")
+                                                       for d in (2, 4, 8))}
+    assert all(c == {"lr": 0.01} for c in chosen.values())

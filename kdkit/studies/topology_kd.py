@@ -141,6 +141,9 @@ def check_params(p: dict) -> None:
                 f"{{lr: [0.002, 0.005], weight_decay: [0.0001, 0.001]}}; got {p['grid']}")
         require(p["tune_seed"] >= 0 and p["tune_seed"] not in _seed_list(p["seeds"]),
                 f"tune_seed must be a seed ≥ 0 that no claim uses; got {p['tune_seed']}")
+        require(p["tune_dim"] is None or p["tune_dim"] in p["student_dims"],
+                f"tune_dim must be one of student_dims {p['student_dims']} (or null: tune "
+                f"every size); got {p['tune_dim']}")
     if p["data_dir"] is not None:
         require(Path(p["data_dir"]).expanduser().is_dir(),
                 f"data_dir {p['data_dir']} is not a folder (it must hold train.csv, "
@@ -300,12 +303,15 @@ def model_job(spec: DataSpec, seed: int, method: str, dim: int, p: Protocol, *, 
 
 
 def tune_settings(spec: DataSpec, p: Protocol, runner, grid, *, seed: int, teacher_dim: int,
-                  student_dims, methods, student_seed: int = 1, device: str = "cpu"):
+                  student_dims, methods, student_seed: int = 1, device: str = "cpu",
+                  apply_dims=None):
     """Tuning parity on a tuning seed that no claim uses: every arm — the teacher, the student
-    alone and each KD method at each size — is trained at every point of the same ``grid``
-    (``{"lr": [...], "weight_decay": [...]}``, :func:`kdkit.tuning.expand`), each to early
-    stopping on validation, and keeps the point with the best validation score (ties: the
-    earlier point; a diverged point is never chosen). The KD arms distil the tuned teacher.
+    alone and each KD method at each size of ``student_dims`` — is trained at every point of
+    the same ``grid`` (``{"lr": [...], "weight_decay": [...]}``, :func:`kdkit.tuning.expand`),
+    each to early stopping on validation, and keeps the point with the best validation score
+    (ties: the earlier point; a diverged point is never chosen). The KD arms distil the tuned
+    teacher. With ``apply_dims``, ``student_dims`` is one size and its choice per method holds
+    at every size of ``apply_dims`` (the same rule for every method: one tuning per method).
 
     Returns ({(method, dim): chosen config}, the tuning table: one row per arm and point)."""
     configs = expand(grid)
@@ -329,10 +335,16 @@ def tune_settings(spec: DataSpec, p: Protocol, runner, grid, *, seed: int, teach
                    if m == "teacher" and c == chosen[("teacher", teacher_dim)])
     done += run([(m, d) for d in student_dims for m in methods if m != "student"], teacher)
     chosen = _choose(done)
+    if apply_dims is not None:
+        tuned = list(student_dims)[0]
+        chosen = {**{k: c for k, c in chosen.items() if k[0] == "teacher"},
+                  **{(m, d): c for (m, t), c in chosen.items() if m != "teacher" and t == tuned
+                     for d in apply_dims}}
     table = pd.DataFrame([{"method": label(m), "dim": d, **c,
                            "valid": None if o is None else o["row"]["valid"],
                            "epochs": None if o is None else o["row"]["epochs"],
-                           "diverged": o is None, "chosen": c == chosen.get((m, d))}
+                           "diverged": o is None,
+                           "chosen": c == chosen.get((m, d)) and o is not None}
                           for m, d, c, o in done])
     return chosen, table
 
@@ -386,7 +398,10 @@ def capacity_study(spec: DataSpec, p: Protocol, runner, *, teacher_dim: int, stu
     settings = settings or {}
 
     def arm(method, dim):
-        return replace(p, **settings.get((method, dim), {}))
+        q = replace(p, **settings.get((method, dim), {}))
+        # the teacher is the reference run's (the model the students distil); only the
+        # students go on to convergence
+        return replace(q, converge_epochs=0) if method == "teacher" else q
 
     first = [Job(model_job, (spec, s, "teacher", teacher_dim, arm("teacher", teacher_dim)),
                  {**common, "layers": teacher_layers}, name=f"{kind} teacher seed {s}")

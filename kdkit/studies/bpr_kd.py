@@ -48,6 +48,7 @@ from ..claims import (
     teacher_gate,
     value_verdict,
 )
+from ..data import DataError
 from ..data.load import load_interactions
 from ..distill.bpr_kd import margin_kd, user_permutation
 from ..distill.ranking import candidate_kd
@@ -93,9 +94,15 @@ def check_params(p: dict) -> None:
     require(p["datasets"], "datasets is empty; give at least one of synthetic, ml-100k, or a "
             "folder with train.csv/valid.csv/test.csv")
     for ds in p["datasets"]:
-        require(ds in ("synthetic", "ml-100k") or Path(ds).expanduser().is_dir(),
-                f"datasets: unknown '{ds}'; allowed: synthetic, ml-100k, or an existing folder "
-                "with train.csv/valid.csv/test.csv")
+        require(ds in ("synthetic", "ml-100k") or Path(ds).expanduser().exists(),
+                f"datasets: unknown '{ds}'; allowed: synthetic, ml-100k, a split folder with "
+                "train.csv/valid.csv/test.csv, or an interaction file (user,item[,timestamp]; "
+                "docs/data-contracts.md)")
+        if ds not in ("synthetic", "ml-100k"):  # the data contract, before a kernel starts
+            try:
+                load_interactions(ds, split_how=p["split"], seed=0)
+            except DataError as e:
+                require(False, f"datasets: {e}")
     require(p["seeds"], "seeds is empty; give at least one seed")
     require(len(set(p["seeds"])) == len(p["seeds"]), "seeds must not repeat")
     require(p["split"] in SPLITS, f"split '{p['split']}' is not one of {', '.join(SPLITS)}")

@@ -48,7 +48,9 @@ import numpy as np
 import pandas as pd
 
 from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
-from ..data.skeleton import load_utd_mhad, synthetic_skeletons
+from ..data import DataError
+from ..data.skeleton import synthetic_skeletons
+from ..data.skeleton_folder import load_skeletons
 from ..distill.distance_targets import (
     choose_temperature,
     class_soft_targets,
@@ -102,6 +104,14 @@ def check_params(p: dict) -> None:
             "it, and the self-training control needs it)")
     overlap = set(p["train_subjects"]) & set(p["transfer_subjects"])
     require(not overlap, f"subjects {sorted(overlap)} are both training and transfer subjects")
+    if p["data_dir"] is not None:  # the data contract, checked before a kernel starts
+        try:
+            subjects = set(load_skeletons(p["data_dir"], joints=20).subject.tolist())
+        except DataError as e:
+            require(False, f"data_dir: {e}")
+        used = set(p["train_subjects"]) | set(p["transfer_subjects"])
+        require(used <= subjects and used < subjects, f"train_subjects and transfer_subjects "
+                f"must be subjects of data_dir ({sorted(subjects)}) and leave test subjects")
     if p["data_dir"] is None:
         known = set(range(1, p["n_subjects"] + 1))
         used = set(p["train_subjects"]) | set(p["transfer_subjects"])
@@ -114,7 +124,7 @@ def check_params(p: dict) -> None:
 @lru_cache(maxsize=16)
 def _dataset(data_dir, n_subjects: int, n_trials: int, yaw_range: float, seed: int):
     if data_dir is not None:
-        return load_utd_mhad(data_dir)
+        return load_skeletons(data_dir, joints=20)
     return synthetic_skeletons(n_subjects, n_trials, yaw_range=yaw_range, seed=seed)
 
 

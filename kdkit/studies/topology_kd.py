@@ -38,6 +38,7 @@ import pandas as pd
 
 from .. import methods
 from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
+from ..data import DataError
 from ..data.load import load_interactions
 from ..device import resolve
 from ..distill.ftd import make_ftd
@@ -144,10 +145,14 @@ def check_params(p: dict) -> None:
         require(p["tune_dim"] is None or p["tune_dim"] in p["student_dims"],
                 f"tune_dim must be one of student_dims {p['student_dims']} (or null: tune "
                 f"every size); got {p['tune_dim']}")
-    if p["data_dir"] is not None:
-        require(Path(p["data_dir"]).expanduser().is_dir(),
-                f"data_dir {p['data_dir']} is not a folder (it must hold train.csv, "
-                "valid.csv and test.csv)")
+    if p["data_dir"] is not None:  # the data contract, checked before a kernel starts
+        require(Path(p["data_dir"]).expanduser().exists(),
+                f"data_dir {p['data_dir']} does not exist (a split folder with train.csv, "
+                "valid.csv and test.csv, or an interaction file; docs/data-contracts.md)")
+        try:
+            load_interactions(p["data_dir"], split_how="loo", seed=0)
+        except DataError as e:
+            require(False, f"data_dir: {e}")
 
 
 def _seed_list(seeds) -> list:
@@ -174,11 +179,12 @@ class DataSpec:
 
 @lru_cache(maxsize=8)
 def load(spec: DataSpec, seed: int):
-    """A split folder (fixed split), or MovieLens-100k leave-one-out with the same-timestamp
-    order of ``seed`` (unless ``data_seed`` fixes it)."""
-    if spec.data_dir is not None:
-        return load_interactions(spec.data_dir)
+    """A split folder (fixed split), an interaction file (split leave-one-out per seed), or
+    MovieLens-100k leave-one-out with the same-timestamp order of ``seed`` (unless
+    ``data_seed`` fixes it)."""
     s = seed if spec.data_seed is None else spec.data_seed
+    if spec.data_dir is not None:
+        return load_interactions(spec.data_dir, split_how="loo", seed=s)
     return load_interactions("ml-100k", split_how="loo", seed=s, ml100k_path=spec.ml100k_path)
 
 

@@ -8,7 +8,7 @@ with probability ∝ exp(−r / T) (r the teacher's rank), kept in the teacher's
 (scores s) learns the order of the interesting items and that they lie above the uninteresting
 ones, whose own order is left free (the relaxation):
 
-    L_RRD = − Σ_u Σ_{k=1..K} [ s_{u,π_k} − log( Σ_{i=k..K} exp s_{u,π_i} + Σ_{l=1..L} exp s_{u,l} ) ],
+    L_RRD = − Σ_u Σ_{k=1..K} [ s_{u,π_k} − log( Σ_{i≥k} exp s_{u,π_i} + Σ_l exp s_{u,l} ) ],
 
     L = L_BPR + λ · L_RRD.
 

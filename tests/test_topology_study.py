@@ -1,10 +1,9 @@
+import numpy as np
 import pandas as pd
 import pytest
-
-from kdkit.claims import finalize
-import numpy as np
 import torch
 
+from kdkit.claims import finalize
 from kdkit.data.splits import split
 from kdkit.data.synthetic_interactions import synthetic_interactions
 from kdkit.jobs import in_process

@@ -161,3 +161,161 @@ def test_choose_takes_the_best_validation_point_earliest_on_ties_never_a_diverge
     assert choose(trials) == 2
     with pytest.raises(FloatingPointError):
         choose([{"valid": {METRIC: float("nan")}, "diverged": "loss = nan"}])
+
+
+# --- the redesign of issue 22: the loss as a parameter, the schedule's ceiling, the setting
+# --- check and the Fisher profile restated as what it measures
+
+def _tiny(monkeypatch, **kw):
+    from kdkit.studies import fisher_layerwise as fl
+    from tests.test_lm_teacher import _tiny_data, _tiny_params
+    data = _tiny_data()
+    monkeypatch.setattr(fl, "data_for", lambda p, seed: data)
+    return fl, _tiny_params(**kw)
+
+
+@pytest.mark.parametrize("given, used", [({"loss": "bce"}, "bce"), ({"loss": "softmax"}, "softmax"),
+                                         ({}, "softmax")])
+def test_the_loss_param_reaches_next_item_loss(monkeypatch, given, used):
+    """Every SASRec of the study (teacher and students) trains on ``p['loss']``; parameter
+    sets without it get the softmax cross-entropy."""
+    fl, p = _tiny(monkeypatch, max_epochs=1, **given)
+    seen = []
+    real = fl.next_item_loss
+
+    def spy(*a, **k):
+        seen.append(k["loss"])
+        return real(*a, **k)
+    monkeypatch.setattr(fl, "next_item_loss", spy)
+    fl.check_params(p)
+    fl.teacher_trial(p, 0, 0.0)
+    fl.arm_job(p, 0, "student (no KD)", dropouts=[0.0])
+    fl.arm_job(p, 0, "uniform", teacher=fl.control_teacher(p, 0), fisher=[1.0, 1.0],
+               gammas=[0.1])
+    assert seen and set(seen) == {used}
+
+
+def test_an_unknown_loss_is_refused(monkeypatch):
+    fl, p = _tiny(monkeypatch, loss="hinge")
+    with pytest.raises(ValueError, match="loss: unknown 'hinge'"):
+        fl.check_params(p)
+
+
+def test_a_run_ends_at_max_epochs_only_when_early_stopping_never_ended_it(monkeypatch):
+    from kdkit.studies.fisher_layerwise import ended_at_max
+    assert ended_at_max([(1, 0.1), (2, 0.2), (3, 0.3)], 3)
+    assert not ended_at_max([(1, 0.3), (2, 0.2)], 3)  # stopped at 2 of 3
+    assert not ended_at_max([], 3)
+    # a run with more patience than epochs goes on to the ceiling; one with patience 1 and a
+    # falling curve stops first (the tiny data's curve is whatever it is: force one)
+    fl, p = _tiny(monkeypatch, max_epochs=3, patience=5)
+    t = fl.teacher_trial(p, 0, 0.0)
+    assert t["ran"] == 3 and t[fl.ENDED]
+    scores = iter([0.5, 0.4, 0.3])
+    monkeypatch.setattr(fl, "rank_metrics", lambda *a, **k: {fl.METRIC: next(scores, 0.2)})
+    t = fl.teacher_trial({**p, "patience": 1}, 0, 0.0)
+    assert t["ran"] == 2 and not t[fl.ENDED] and t["epochs"] == 1
+
+
+def test_schedule_table_counts_runs_that_went_on_to_max_epochs():
+    import pandas as pd
+
+    from kdkit.studies.fisher_layerwise import ENDED, schedule_table
+    runs = pd.DataFrame([
+        {"model": "teacher", "epochs": 20, "ran": 26, ENDED: False},
+        {"model": "teacher", "epochs": 40, "ran": 40, ENDED: True},
+        {"model": "uniform", "epochs": 10, "ran": 16, ENDED: False},
+        {"model": "uniform", "epochs": 12, "ran": 18, ENDED: False},
+        {"model": "uniform", "epochs": 38, "ran": 40, ENDED: True},
+        {"model": "minilm head", "epochs": 20, "ran": 20, ENDED: None},  # no early stopping
+    ])
+    t = schedule_table(runs, 40).set_index("model")
+    assert t.loc["teacher", "runs"] == 2 and t.loc["teacher", ENDED] == 1
+    assert t.loc["uniform", "runs"] == 3 and t.loc["uniform", ENDED] == 1
+    assert t.loc["uniform", "best epoch (median)"] == 12
+    assert t.loc["uniform", "stopped at (max)"] == 40
+    assert t.loc["minilm head", ENDED] == 0
+    assert (t["max_epochs"] == 40).all()
+
+
+def test_teacher_teaches_needs_the_gap_and_the_ratio():
+    from kdkit.studies.fisher_layerwise import teacher_teaches
+    assert teacher_teaches(0.085, 0.047, 0.030)        # gap 0.038, 2.8x popularity
+    assert not teacher_teaches(0.055, 0.050, 0.030)    # gap 0.005 < 0.01
+    assert not teacher_teaches(0.044, 0.030, 0.030)    # 1.47x < 1.5x popularity
+    assert teacher_teaches(0.044, 0.030, 0.030, min_ratio=1.4)
+
+
+def test_setting_table_by_hand():
+    import pandas as pd
+
+    from kdkit.studies.fisher_layerwise import ALONE, setting_table
+    res = pd.DataFrame([{"seed": s, "model": m, "gate NDCG@5": g, "NDCG@5": t}
+                        for s, rows in enumerate([[("teacher", 0.09, 0.08), (ALONE, 0.05, 0.04)],
+                                                  [("teacher", 0.07, 0.06), (ALONE, 0.05, 0.04)]])
+                        for m, g, t in rows])
+    popular = pd.DataFrame([{"seed": s, "split": sp, "NDCG@5": v} for s in (0, 1)
+                            for sp, v in (("gate", 0.04), ("test", 0.03))])
+    t = setting_table(res, popular)
+    gate, test = t.iloc[0], t.iloc[1]
+    assert gate["teacher"] == pytest.approx(0.08) and gate[ALONE] == pytest.approx(0.05)
+    assert gate["teacher / popularity"] == pytest.approx(2.0)
+    assert test["teacher − alone"] == pytest.approx(0.03)
+    assert gate.iloc[-1] and test.iloc[-1]  # gap ≥ 0.01 and ≥ 1.5× popularity on both
+
+
+def _fisher_inputs(teacher_gate_values, pop=0.03, n=6):
+    import pandas as pd
+
+    from kdkit.studies.fisher_layerwise import ALONE
+    rows = [{"seed": s, "model": m, "NDCG@5": v, "valid NDCG@5": v, "gate NDCG@5": v}
+            for s in range(n) for m, v in (("teacher", teacher_gate_values[s]), (ALONE, 0.02))]
+    popular = pd.DataFrame([{"seed": s, "split": sp, "NDCG@5": pop} for s in range(n)
+                            for sp in ("gate", "test")])
+    # layers 1-4: lower half 1 + 1, upper half 2 + 4 on every seed (ratio 3, spread 4)
+    fishers = pd.DataFrame({"seed": range(n), "layer 1": 1.0, "layer 2": 1.0, "layer 3": 2.0,
+                            "layer 4": 4.0})
+    return pd.DataFrame(rows), fishers, popular
+
+
+def test_fisher_profile_is_a_descriptive_measurement_of_this_teacher():
+    from kdkit.claims import finalize
+    from kdkit.studies.fisher_layerwise import _fisher_claims, popularity_gate
+    res, fishers, popular = _fisher_inputs([0.08, 0.081, 0.079, 0.082, 0.08, 0.078])
+    gate = popularity_gate(res, popular)
+    assert gate.ok and "most-popular" in gate.reason
+    ratio, spread = finalize(_fisher_claims(fishers, "sasrec", gate))
+    assert ratio.id == "upper>lower" and ratio.family == "descriptive"
+    assert ratio.measured == pytest.approx(3.0)  # (2 + 4) / (1 + 1) on every seed
+    assert "this teacher" in ratio.note and "4 layers" in ratio.claim
+    assert spread.id == "upper>lower:50x" and spread.family == "descriptive"
+    assert spread.measured == pytest.approx(4.0)  # largest (4) over smallest (1) layer
+    assert spread.verdict == "not testable" and "not a measured" in spread.note
+
+
+def test_fisher_profile_of_a_teacher_below_popularity_is_not_judged():
+    """The MiniLM case of issue 22: a teacher below the popularity floor on held-out
+    validation (0.0239 vs 0.0294) must not have its Fisher profile called supported."""
+    from kdkit.claims import finalize
+    from kdkit.studies.fisher_layerwise import _fisher_claims, popularity_gate
+    res, fishers, popular = _fisher_inputs([0.0239, 0.024, 0.0238, 0.0241, 0.0239, 0.0237],
+                                           pop=0.0294)
+    gate = popularity_gate(res, popular)
+    assert not gate.ok
+    ratio = finalize(_fisher_claims(fishers, "minilm", gate))[0]
+    assert ratio.verdict == "not testable" and "most-popular" in ratio.note
+    assert not popularity_gate(res, None).ok  # no floor given: not judged either
+
+
+def test_sasrec_softmax_starts_near_the_uniform_loss():
+    """The item embeddings start N(0, 1/d) (recsys.sasrec): the first full-softmax loss is
+    close to ln(n_items), not √d standard deviations of score above it."""
+    from kdkit.recsys.sasrec import SASRec, next_item_loss
+    torch.manual_seed(0)
+    n = 500
+    for dim in (16, 64):
+        m = SASRec(n, dim, 2, 2, max_len=10, dropout=0.0)
+        seq = torch.randint(1, n + 1, (32, 11))
+        loss, _, _ = next_item_loss(m, seq, loss="softmax")
+        assert abs(loss.item() - np.log(n)) < 1.0
+        assert (m.item.weight[0] == 0).all()

@@ -6,12 +6,17 @@
 as in the paper's code: item embeddings scaled by √d; attention is causal and never attends to
 padding (id 0, left padding): padded keys get a large negative score (not −inf, so that a
 padded query, whose keys are all padding, stays finite), and the states of padded positions are
-zeroed after every block (m_t = 1 for a real item, 0 for padding).
+zeroed after every block (m_t = 1 for a real item, 0 for padding). The item embeddings start
+N(0, 1/d), the convention of the Transformer that scales them by √d (Vaswani et al., 2017): √d·E[i]
+has unit-variance entries and the first item scores ⟨LayerNorm(h), E[j]⟩ have unit variance.
+(PyTorch's default N(0, 1) gives scores of standard deviation √d: a full softmax then starts
+far above ln(n_items) and, on MovieLens-100k, stays near the popularity ranking.)
 
 Trained on the next item at every position (padding ignored), by the paper's binary
 cross-entropy with one uniformly sampled negative item per position (``loss="bce"``:
 −log σ(s_target) − log σ(−s_negative)), or by the full-softmax cross-entropy over all items
-(``loss="softmax"``, which scores every item at every position: many times slower on a CPU);
+(``loss="softmax"``, which scores every item at every position: on MovieLens-100k's 1,682
+items about 2× (64 wide) to 3× (16 wide) the CPU time of bce per epoch);
 ``forward`` also returns every block's output, which layerwise distillation matches.
 ``rank_metrics`` scores the last position against all items, with the user's whole history masked:
 NDCG@5, NDCG@10, Recall@10 (= HR@10 with one target) and MRR.
@@ -46,6 +51,9 @@ class SASRec(nn.Module):
                  max_len: int = 50, dropout: float = 0.2):
         super().__init__()
         self.item = nn.Embedding(n_items + 1, dim, padding_idx=0)
+        with torch.no_grad():  # N(0, 1/d), the padding row 0 (module docstring)
+            nn.init.normal_(self.item.weight, std=dim ** -0.5)
+            self.item.weight[0].zero_()
         self.pos = nn.Embedding(max_len, dim)
         self.drop = FastDropout(dropout)
         self.blocks = nn.ModuleList(

@@ -44,7 +44,7 @@ def test_interactive_run_writes_to_scratch_with_run_json(project, capsys):
 
 @pytest.mark.parametrize("study,override,message", [
     ("bpr_kd", "datasets=[synthtic]", "datasets: unknown 'synthtic'"),
-    ("topology_kd", "methods=[kd]", "methods must be a non-empty subset"),
+    ("topology_kd", "methods=[kd]", "methods: unknown bpr-batch method 'kd'"),
     ("cross_paradigm", "teachers=[xgboost]", "teachers: unknown ['xgboost']"),
     ("fisher_layerwise", "schemes=[fisherr]", "schemes: unknown ['fisherr']"),
     ("fisher_layerwise", "gammas=[0.1, 1.0, 2.0]", "student_dropouts must have as many"),

@@ -101,8 +101,10 @@ def test_topology_kd_report(tmp_path_factory):
     rows = claims_of(rep)
     primary = {r["id"] for r in rows.values() if r["family"] == "primary"}
     assert primary == {"htd>ftd@8", "ftd>student@8", "htd>student@8"}
-    assert rows["FTD improves the student by the paper's 18% (dim 8, φ = 0.125) on "
-                "Recall@50"]["verdict"] == "not testable"
+    # φ = 0.125 is in the paper's small regime: judged against its nearest logged φ (dim 20,
+    # FTD 0.2516 vs the student's 0.2276, +11 %)
+    size = {r["id"]: r for r in rows.values()}["size:ftd>student@8"]
+    assert "paper's 11%" in size["claim"]
     assert pd.read_csv(rep / "tables" / "per_seed.csv")["gate"].notna().all()
 
 

@@ -423,6 +423,12 @@ def plan_runs(names: list[str], *, params_file: str | None, smoke: bool,
             pfile = variant_file or default_params_file(study)
             pfile = pfile if pfile.exists() else None
         values = _params.resolve(nb, pfile, overrides)
+        missing = sorted(k for k in user_data_keys(pfile) if values.get(k) is None)
+        if missing:
+            raise _params.ParamError(
+                f"{name} runs on data you pass: give {' and '.join(missing)} (-p "
+                f"{missing[0]}=PATH; {pfile.name} says what it holds, docs/data-contracts.md "
+                "the format)")
         study_checks(study, values)
         if smoke:
             source = "notebook defaults (--smoke)"
@@ -485,7 +491,23 @@ def main_run(names: list[str], *, all_studies: bool, params_file: str | None, sm
 
 
 # overrides that say where or how a run executes, not what it computes
-EXECUTION_KEYS = frozenset({"workers", "scheduler", "threads", "device", "data_dir", "cache"})
+EXECUTION_KEYS = frozenset({"workers", "scheduler", "threads", "device", "cache"})
+# where the data is: "where" only for a variant whose params file sets the key to null, i.e.
+# runs on data the user passes (topology_kd-citeulike's split); elsewhere the user's data is
+# another study (topology_kd -p data_dir=... must not replace the MovieLens report)
+DATA_KEYS = frozenset({"data_dir", "data_file"})
+
+
+def user_data_keys(params_file) -> set:
+    """The :data:`DATA_KEYS` a params file sets to null: the user passes that data."""
+    import yaml
+
+    path = Path(params_file) if params_file else None
+    if path is None or not path.is_file():
+        return set()
+    values = yaml.safe_load(path.read_text()) or {}
+    return {k for k in DATA_KEYS if isinstance(values, dict) and k in values
+            and values[k] is None}
 
 
 def _n_seeds(seeds) -> int | None:
@@ -499,10 +521,12 @@ def _n_seeds(seeds) -> int | None:
 
 def custom_plan(plan: Plan, out_root: Path, log=print) -> Plan:
     """A full run into the project's reports/ that is not the study as committed — overrides
-    beyond :data:`EXECUTION_KEYS`, or fewer seeds than the report already there — goes to
+    beyond :data:`EXECUTION_KEYS` (and the :data:`DATA_KEYS` its params file leaves to the
+    user), or fewer seeds than the report already there — goes to
     ``NAME-custom/`` so that it never silently replaces the committed report (``--replace``
     does)."""
-    changed = [o for o in plan.overrides if o.split("=", 1)[0].strip() not in EXECUTION_KEYS]
+    where = EXECUTION_KEYS | user_data_keys(project_root() / plan.source)
+    changed = [o for o in plan.overrides if o.split("=", 1)[0].strip() not in where]
     have = _n_seeds(_read_run(out_root / plan.name).get("seeds"))
     now = _n_seeds(plan.values.get("seeds"))
     why = ""

@@ -291,3 +291,32 @@ def test_studies_check_their_data_before_a_kernel_starts(tmp_path):
     assert main(["run", "bpr_kd", "-p", f"datasets=[{bad}]", "--out",
                  str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_fisher_and_cross_paradigm_read_the_users_data(tmp_path, capsys):
+    """Sequences in fisher_layerwise (``data_file``) and a table in cross_paradigm
+    (``datasets: [PATH]``, ``label_column``): a bad file exits 2 before a kernel starts with the
+    contract's message; a good one is what the study's jobs train on."""
+    from kdkit.cli import main
+    from kdkit.studies import cross_paradigm as cp
+    from kdkit.studies import fisher_layerwise as fl
+
+    bad = write(tmp_path, "user,item,timestamp\nu1,a,1\nu1,b,x\nu1,c,3\n", "seq.csv")
+    assert main(["run", "fisher_layerwise", "-p", f"data_file={bad}", "--out",
+                 str(tmp_path / "out")]) == 2
+    assert "data_file: " in capsys.readouterr().err
+    table = write(tmp_path, _table().replace("1.5,", "x,", 1), "t.csv")
+    assert main(["run", "cross_paradigm", "-p", f"datasets=[{table}]", "-p",
+                 "label_column=species", "--out", str(tmp_path / "out")]) == 2
+    assert "column 'height'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+    good = write(tmp_path, "user,item,timestamp\n" + "".join(
+        f"u{u},i{(u + t) % 7},{t}\n" for u in range(5) for t in range(4)), "good-seq.csv")
+    data = fl.data_for({"data_file": str(good)}, seed=3)
+    assert len(data.train) == 5 and data.n_items == 7
+    assert [len(s) for s in data.train] == [2] * 5
+    table = write(tmp_path, _table(n_per_class=20), "good-table.csv")
+    Xtr, Xte, ytr, yte = cp.seed_split(str(table), 0, "species")
+    assert Xtr.shape == (32, 2) and len(yte) == 8 and set(ytr) == {0, 1}
+    assert cp.dataset_name(str(table)) == "good-table" and cp.dataset_name("wine") == "wine"

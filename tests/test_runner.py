@@ -211,7 +211,7 @@ def test_runs_with_overrides_or_fewer_seeds_write_next_to_the_report(toy, monkey
     monkeypatch.setattr(runner, "reports_dir", lambda: reports)
     write_notebook(toy / "notebooks" / "toy.ipynb",
                    "value = 1.0\nfail = False\nseeds = [0, 1, 2]\nworkers = 1\n"
-                   "report_dir = None\n", BODY)
+                   "data_dir = None\nreport_dir = None\n", BODY)
     value = lambda name: json.loads((reports / name / "metrics.json").read_text())[
         "headline"]["value"]  # noqa: E731
     assert run("toy") == 0 and value("toy") == 1.0
@@ -224,6 +224,13 @@ def test_runs_with_overrides_or_fewer_seeds_write_next_to_the_report(toy, monkey
     assert run("toy") == 0
     assert value("toy") == 1.0 and value("toy-custom") == 5.0  # 1 seed < the report's 3
     assert run("toy", "-p", "value=3", "--replace") == 0 and value("toy") == 3.0
+    # the user's data is another study, unless the params file leaves data_dir to the user
+    assert run("toy", "-p", "seeds=[0,1,2]", "-p", "data_dir=mine") == 0
+    assert value("toy") == 3.0 and json.loads((reports / "toy-custom" / "run.json").read_text())[
+        "params"]["data_dir"] == "mine"
+    (toy / "params" / "toy.yaml").write_text("seeds: [0, 1, 2]\nvalue: 5.0\ndata_dir: null\n")
+    assert run("toy", "-p", "data_dir=split") == 0 and value("toy") == 5.0
+    assert run("toy") == 2  # such a variant does not run on some default data instead
 
 
 def test_ctrl_c_exits_130_with_one_line(project):

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,8 @@ from sklearn import datasets as skd
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from ..data import DataError
+from ..data.tabular_file import load_tabular_file
 from ..jobs import Job
 from ..paradigms import compatibility as compat
 from ..paradigms.curriculum import fit_curriculum
@@ -92,16 +95,34 @@ SYNTHETIC = {"synthetic_small": (10_000, 50), "synthetic_medium": (50_000, 100),
              "synthetic_scaled": (2_000, 50)}
 
 
-def load_dataset(name: str, seed: int = 42):
-    """(X, y) of a bundled sklearn set or the source's ``make_classification`` sets (small:
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def is_file(name: str) -> bool:
+    """A data set named by the path of a user's table (:mod:`kdkit.data.tabular_file`)."""
+    return str(name).lower().endswith(TABLE_SUFFIXES)
+
+
+def dataset_name(name: str) -> str:
+    """A short name for figures and file names: a table's file stem, else the name."""
+    return Path(name).stem if is_file(name) else name
+
+
+def load_dataset(name: str, seed: int = 42, label: str = "label"):
+    """(X, y) of a bundled sklearn set, the source's ``make_classification`` sets (small:
     10,000 × 50, medium: 50,000 × 100; ``synthetic_scaled``: 2,000 × 50, same generator) drawn
-    with ``random_state=seed`` (the source's is 42)."""
+    with ``random_state=seed`` (the source's is 42), or a user's CSV or Parquet table whose
+    ``label`` column is the class (every other column a numeric feature)."""
     loaders = {"breast_cancer": skd.load_breast_cancer, "digits": skd.load_digits,
                "wine": skd.load_wine, "iris": skd.load_iris}
     if name in loaders:
         return loaders[name](return_X_y=True)
+    if is_file(name):
+        data = load_tabular_file(name, label)
+        return data.X, data.y
     if name not in SYNTHETIC:
-        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}, or the "
+                         "path of a .csv or .parquet table")
     n, d = SYNTHETIC[name]
     return skd.make_classification(n_samples=n, n_features=d, n_informative=d // 2,
                                    n_redundant=d // 4, n_classes=5, n_clusters_per_class=2,
@@ -114,9 +135,9 @@ def split(X, y, seed: int):
 
 
 @lru_cache(maxsize=32)
-def seed_split(dataset: str, seed: int):
+def seed_split(dataset: str, seed: int, label: str = "label"):
     """The data of one seed: its own draw of a synthetic set and its own split."""
-    X, y = load_dataset(dataset, seed if dataset in SYNTHETIC else 42)
+    X, y = load_dataset(dataset, seed if dataset in SYNTHETIC else 42, label)
     return split(X, y, seed)
 
 
@@ -124,8 +145,15 @@ def check_params(p: dict) -> None:
     for key, allowed in (("datasets", DATASETS), ("faithful_datasets", DATASETS),
                          ("teachers", TEACHERS), ("students", STUDENTS),
                          ("methods", METHODS)):
-        bad = sorted(set(p[key]) - set(allowed))
-        require(not bad, f"{key}: unknown {bad}; allowed: {', '.join(allowed)}")
+        bad = sorted(set(p[key]) - set(allowed) - {d for d in p[key] if key == "datasets"
+                                                   and is_file(d)})
+        more = ", or the path of a .csv or .parquet table" if key == "datasets" else ""
+        require(not bad, f"{key}: unknown {bad}; allowed: {', '.join(allowed)}{more}")
+    for ds in filter(is_file, p["datasets"]):  # the data contract, before a kernel starts
+        try:
+            load_tabular_file(ds, p.get("label_column", "label"))
+        except DataError as e:
+            require(False, f"datasets: {e}")
     require(p["datasets"] and p["teachers"] and p["students"] and p["methods"],
             "datasets, teachers, students and methods must each name at least one entry")
     require(len(p["seeds"]) >= 1, "seeds is empty; give at least one seed")
@@ -183,11 +211,11 @@ def _holdout(y, seed: int, folds: int):
 
 
 def teacher_job(dataset: str, seed: int, kind: str, *, folds: int, transfer_ratio: float,
-                max_gram: int = 400, hints: bool = False) -> dict:
+                max_gram: int = 400, hints: bool = False, label: str = "label") -> dict:
     """One teacher on one dataset and seed (a job): its out-of-fold probabilities (and hidden
     layers) on the training rows, its held-out-fold model's outputs for the compatibility
     score, and the fully fitted teacher's outputs on test rows and on the transfer set."""
-    Xtr, Xte, ytr, yte = seed_split(dataset, seed)
+    Xtr, Xte, ytr, yte = seed_split(dataset, seed, label)
     set_seed(seed)
     make = FAMILIES[kind].teacher(seed)
     fit_rows, held = _holdout(ytr, seed, folds)
@@ -234,11 +262,12 @@ def _record(rows, model, role, teacher, student, method, X_eval, yte, base, extr
 
 
 def students_job(dataset: str, seed: int, teachers: list[dict], *, students, methods,
-                 temperature: float, alpha: float, transfer_ratio: float, folds: int) -> dict:
+                 temperature: float, alpha: float, transfer_ratio: float, folds: int,
+                 label: str = "label") -> dict:
     """Every student of one dataset and seed (a job): the baselines (with their out-of-fold
     accuracy, for the teacher gate), every pathway × method, stacking, and the compatibility
     score of every pathway on the held-out fold."""
-    Xtr, Xte, ytr, yte = seed_split(dataset, seed)
+    Xtr, Xte, ytr, yte = seed_split(dataset, seed, label)
     set_seed(seed)
     classes = np.unique(ytr)
     base = {"dataset": dataset, "seed": seed}
@@ -295,7 +324,8 @@ def students_job(dataset: str, seed: int, teachers: list[dict], *, students, met
 
 def run_sound(p: dict, runner) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Teachers (one job each), then students (one job per dataset and seed)."""
-    tjobs = [Job(teacher_job, (ds, s, t), {"folds": p["folds"],
+    label = p.get("label_column", "label")
+    tjobs = [Job(teacher_job, (ds, s, t), {"folds": p["folds"], "label": label,
                                            "transfer_ratio": p["transfer_ratio"]},
                  name=f"{ds} seed {s} teacher {t}")
              for ds in p["datasets"] for s in p["seeds"] for t in p["teachers"]]
@@ -306,7 +336,8 @@ def run_sound(p: dict, runner) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
     sjobs = [Job(students_job, (ds, s, by[(ds, s)]),
                  {"students": p["students"], "methods": p["methods"],
                   "temperature": p["temperature"], "alpha": p["alpha"],
-                  "transfer_ratio": p["transfer_ratio"], "folds": p["folds"]},
+                  "transfer_ratio": p["transfer_ratio"], "folds": p["folds"],
+                  "label": label},
                  name=f"{ds} seed {s} students") for ds in p["datasets"] for s in p["seeds"]]
     done = runner.run(sjobs, "students")
     return (pd.DataFrame([r for d in done for r in d["rows"]]),

@@ -58,7 +58,9 @@ import torch
 from torch.nn import functional as F
 
 from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
+from ..data import DataError
 from ..data.movielens import load_ml100k
+from ..data.sequence_file import load_sequence_file
 from ..data.sequences import SequenceData, to_sequences
 from ..device import resolve
 from ..distill.fisher import layer_fisher
@@ -119,6 +121,13 @@ def check_params(p: dict) -> None:
     require(all(b >= 0 for b in p["betas"]) and p["beta"] >= 0, "beta and betas must be ≥ 0")
     other = sorted(set(p.get("delta") or {}) - {METRIC})
     require(not other, f"delta: the claims are judged on {METRIC} only, got {other}")
+    if p.get("data_file") is not None:  # the data contract, checked before a kernel starts
+        require(p["teacher"] != "minilm", "teacher minilm reads item titles, which a data_file "
+                "does not have; use teacher sasrec with a data_file")
+        try:
+            load_file(str(p["data_file"]))
+        except DataError as e:
+            require(False, f"data_file: {e}")
 
 
 @lru_cache(maxsize=8)
@@ -128,7 +137,17 @@ def load(ml100k_path=None, seed: int = 0) -> SequenceData:
     return to_sequences(log, titles, "ml-100k", seed=seed)
 
 
+@lru_cache(maxsize=4)
+def load_file(path: str) -> SequenceData:
+    """A user's sequences (``user,item,timestamp``; :mod:`kdkit.data.sequence_file`)."""
+    return load_sequence_file(path)
+
+
 def data_for(p: dict, seed: int) -> SequenceData:
+    """The sequences of one seed: the user's ``data_file`` (its order is the file's, the same
+    for every seed) or MovieLens-100k (same-timestamp ties in the seed's order)."""
+    if p.get("data_file") is not None:
+        return load_file(str(p["data_file"]))
     return load(p["ml100k_path"], seed if p["data_seed"] is None else p["data_seed"])
 
 
@@ -709,12 +728,12 @@ SOURCE_UPPER = 50.0  # "upper layers weighted up to 50x": its depth formula's cl
 MIN_GAP, MIN_RATIO = 0.01, 1.5  # a setting where the teacher teaches (:func:`teacher_teaches`)
 
 
-def _differs(teacher: str, teacher_layers: int) -> str:
+def _differs(teacher: str, teacher_layers: int, dataset: str = "MovieLens-100k") -> str:
     """How our setting differs from the source's, for its size claims."""
     what = "a frozen MiniLM with a linear head" if teacher == "minilm" else \
         f"a {teacher_layers}-layer SASRec"
     return ("the source's numbers are hard-coded in its code and concern a Llama3 teacher on "
-            f"Amazon product reviews; here MovieLens-100k next-item prediction, {what} as "
+            f"Amazon product reviews; here {dataset} next-item prediction, {what} as "
             "teacher and a narrower SASRec student")
 
 
@@ -788,7 +807,8 @@ def gates_for(res: pd.DataFrame, control: str) -> tuple:
 
 def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
            teacher: str = "sasrec", control: str = "untrained",
-           delta: dict | None = None, popular: pd.DataFrame | None = None) -> list[Claim]:
+           delta: dict | None = None, popular: pd.DataFrame | None = None,
+           dataset: str = "MovieLens-100k") -> list[Claim]:
     """The claims table: direction claims on test ``METRIC`` with the study's δ (``delta``,
     the ``delta`` param), the source's sizes as separate size claims (not testable: our
     setting is not the source's), this teacher's Fisher profile (descriptive, judged only
@@ -798,7 +818,8 @@ def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
     teach, ctrl = gates_for(res, name)
     both = [g for g in (teach, ctrl) if g is not None]
     dk = Deltas(delta).kwargs(METRIC)
-    differs = _differs(teacher, len([c for c in fishers.columns if c.startswith("layer")]))
+    differs = _differs(teacher, len([c for c in fishers.columns if c.startswith("layer")]),
+                       dataset)
     source = "NDCG@5 0.779 vs 0.721 (hard-coded in the source's code)"
     out = [
         _paired(res, "fisher", "uniform",

@@ -386,14 +386,12 @@ def _replace(tmp: Path, final: Path) -> None:
 def write_index(out_root: Path) -> Path:
     """The index of ``out_root``: ``README.md`` and the HTML site (``kdkit.site``); the
     committed ``reports/`` does not link the git-ignored executed notebooks."""
-    from .site import write_site
-
-    from .site import update_readme_times
+    from .site import update_readme_times, write_site
 
     committed = Path(out_root).resolve() == reports_dir().resolve()
     index = write_site(out_root, link_notebooks=not committed)
-    if committed:
-        update_readme_times(project_root() / "README.md", out_root)
+    if committed:  # the README beside the committed reports/ (a test's own, not the project's)
+        update_readme_times(reports_dir().parent / "README.md", out_root)
     return index
 
 

@@ -224,6 +224,7 @@ def test_runs_with_overrides_or_fewer_seeds_write_next_to_the_report(toy, monkey
     assert run("toy") == 0
     assert value("toy") == 1.0 and value("toy-custom") == 5.0  # 1 seed < the report's 3
     assert run("toy", "-p", "value=3", "--replace") == 0 and value("toy") == 3.0
+    assert "[toy](reports/toy/)" not in (runner.project_root() / "README.md").read_text()
     # the user's data is another study, unless the params file leaves data_dir to the user
     assert run("toy", "-p", "seeds=[0,1,2]", "-p", "data_dir=mine") == 0
     assert value("toy") == 3.0 and json.loads((reports / "toy-custom" / "run.json").read_text())[

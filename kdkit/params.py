@@ -32,6 +32,18 @@ def require(condition, message: str) -> None:
         raise ValueError(message)
 
 
+def require_data(key: str, load, *args, **kwargs):
+    """``load(*args, **kwargs)`` — a data contract's loader — for a study's ``check_params``:
+    its :class:`~kdkit.data.DataError` becomes ``ValueError("KEY: message")``, so the user's
+    bad data stops ``kdkit run`` (exit 2) before a kernel starts."""
+    from .data import DataError
+
+    try:
+        return load(*args, **kwargs)
+    except DataError as e:
+        raise ValueError(f"{key}: {e}") from None
+
+
 @dataclass(frozen=True)
 class Param:
     name: str

@@ -498,14 +498,11 @@ DATA_KEYS = frozenset({"data_dir", "data_file"})
 
 def user_data_keys(params_file) -> set:
     """The :data:`DATA_KEYS` a params file sets to null: the user passes that data."""
-    import yaml
-
     path = Path(params_file) if params_file else None
     if path is None or not path.is_file():
         return set()
-    values = yaml.safe_load(path.read_text()) or {}
-    return {k for k in DATA_KEYS if isinstance(values, dict) and k in values
-            and values[k] is None}
+    values = _params.load_yaml(path)
+    return {k for k in DATA_KEYS if k in values and values[k] is None}
 
 
 def _n_seeds(seeds) -> int | None:

@@ -48,12 +48,11 @@ from ..claims import (
     teacher_gate,
     value_verdict,
 )
-from ..data import DataError
 from ..data.load import load_interactions
 from ..distill.bpr_kd import margin_kd, user_permutation
 from ..distill.ranking import candidate_kd
 from ..jobs import Job
-from ..params import require
+from ..params import require, require_data
 from ..recsys.bpr_mf import BPRMF, n_params
 from ..recsys.bpr_sgd import train_bpr_sgd
 from ..recsys.latency import latency_per_user
@@ -99,10 +98,7 @@ def check_params(p: dict) -> None:
                 "train.csv/valid.csv/test.csv, or an interaction file (user,item[,timestamp]; "
                 "docs/data-contracts.md)")
         if ds not in ("synthetic", "ml-100k"):  # the data contract, before a kernel starts
-            try:
-                load_interactions(ds, split_how=p["split"], seed=0)
-            except DataError as e:
-                require(False, f"datasets: {e}")
+            require_data("datasets", load_interactions, ds, split_how=p["split"], seed=0)
     require(p["seeds"], "seeds is empty; give at least one seed")
     require(len(set(p["seeds"])) == len(p["seeds"]), "seeds must not repeat")
     require(p["split"] in SPLITS, f"split '{p['split']}' is not one of {', '.join(SPLITS)}")

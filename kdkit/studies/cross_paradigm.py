@@ -55,7 +55,6 @@ from sklearn import datasets as skd
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from ..data import DataError
 from ..data.tabular_file import load_tabular_file
 from ..jobs import Job
 from ..paradigms import compatibility as compat
@@ -69,7 +68,7 @@ from ..paradigms.oof import oof_proba
 from ..paradigms.stream import stream_distill
 from ..paradigms.temperature import dynamic_temperature
 from ..paradigms.transfer_set import transfer_set
-from ..params import require
+from ..params import require, require_data
 from ..stats import mean_ci, paired_test, set_seed
 from .cross_paradigm_claims import (  # the claims; the notebook and tests reach them here
     GATE_DATA,  # noqa: F401
@@ -150,10 +149,7 @@ def check_params(p: dict) -> None:
         more = ", or the path of a .csv or .parquet table" if key == "datasets" else ""
         require(not bad, f"{key}: unknown {bad}; allowed: {', '.join(allowed)}{more}")
     for ds in filter(is_file, p["datasets"]):  # the data contract, before a kernel starts
-        try:
-            load_tabular_file(ds, p.get("label_column", "label"))
-        except DataError as e:
-            require(False, f"datasets: {e}")
+        require_data("datasets", load_tabular_file, ds, p.get("label_column", "label"))
     require(p["datasets"] and p["teachers"] and p["students"] and p["methods"],
             "datasets, teachers, students and methods must each name at least one entry")
     require(len(p["seeds"]) >= 1, "seeds is empty; give at least one seed")

@@ -58,7 +58,6 @@ import torch
 from torch.nn import functional as F
 
 from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
-from ..data import DataError
 from ..data.movielens import load_ml100k
 from ..data.sequence_file import load_sequence_file
 from ..data.sequences import SequenceData, to_sequences
@@ -68,7 +67,7 @@ from ..distill.layer_weights import SCHEMES, layer_weights
 from ..distill.layerwise import LayerwiseKD, layer_map
 from ..early_stopping import EarlyStopping
 from ..jobs import Job
-from ..params import require
+from ..params import require, require_data
 from ..recsys.lm_teacher import LMRecommender, history_text, load_minilm
 from ..recsys.sasrec import LOSSES, SASRec, next_item_loss, rank_metrics, ranking_metrics
 from ..stats import paired_test, set_seed
@@ -124,10 +123,7 @@ def check_params(p: dict) -> None:
     if p.get("data_file") is not None:  # the data contract, checked before a kernel starts
         require(p["teacher"] != "minilm", "teacher minilm reads item titles, which a data_file "
                 "does not have; use teacher sasrec with a data_file")
-        try:
-            load_file(str(p["data_file"]))
-        except DataError as e:
-            require(False, f"data_file: {e}")
+        require_data("data_file", load_file, str(p["data_file"]))
 
 
 @lru_cache(maxsize=8)

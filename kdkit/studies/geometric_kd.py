@@ -48,7 +48,6 @@ import numpy as np
 import pandas as pd
 
 from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
-from ..data import DataError
 from ..data.skeleton import synthetic_skeletons
 from ..data.skeleton_folder import load_skeletons
 from ..distill.distance_targets import (
@@ -60,7 +59,7 @@ from ..distill.distance_targets import (
 from ..geometry.distance import distance_matrix
 from ..geometry.student import fit_steps, pad, predict, probabilities
 from ..jobs import Job
-from ..params import require
+from ..params import require, require_data
 from ..stats import mean_ci
 from ..transfer_set import ARM_LABELS, ARMS, control_gate, transfer_claims
 
@@ -105,10 +104,8 @@ def check_params(p: dict) -> None:
     overlap = set(p["train_subjects"]) & set(p["transfer_subjects"])
     require(not overlap, f"subjects {sorted(overlap)} are both training and transfer subjects")
     if p["data_dir"] is not None:  # the data contract, checked before a kernel starts
-        try:
-            subjects = set(load_skeletons(p["data_dir"], joints=20).subject.tolist())
-        except DataError as e:
-            require(False, f"data_dir: {e}")
+        subjects = set(require_data("data_dir", load_skeletons, p["data_dir"],
+                                    joints=20).subject.tolist())
         used = set(p["train_subjects"]) | set(p["transfer_subjects"])
         require(used <= subjects and used < subjects, f"train_subjects and transfer_subjects "
                 f"must be subjects of data_dir ({sorted(subjects)}) and leave test subjects")

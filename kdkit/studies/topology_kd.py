@@ -38,13 +38,12 @@ import pandas as pd
 
 from .. import methods
 from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
-from ..data import DataError
 from ..data.load import load_interactions
 from ..device import resolve
 from ..distill.ftd import make_ftd
 from ..distill.htd import HTD
 from ..jobs import Job
-from ..params import require
+from ..params import require, require_data
 from ..recsys.bpr_mf import BPRMF, bpr_loss
 from ..recsys.metrics import evaluate
 from ..recsys.ncf import NCF
@@ -149,10 +148,7 @@ def check_params(p: dict) -> None:
         require(Path(p["data_dir"]).expanduser().exists(),
                 f"data_dir {p['data_dir']} does not exist (a split folder with train.csv, "
                 "valid.csv and test.csv, or an interaction file; docs/data-contracts.md)")
-        try:
-            load_interactions(p["data_dir"], split_how="loo", seed=0)
-        except DataError as e:
-            require(False, f"data_dir: {e}")
+        require_data("data_dir", load_interactions, p["data_dir"], split_how="loo", seed=0)
 
 
 def _seed_list(seeds) -> list:

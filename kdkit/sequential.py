@@ -23,27 +23,33 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SeedPlan:
-    """``start`` seeds first, then ``step`` more per look, at most ``max`` (seeds 0, 1, …)."""
+    """``start`` seeds first, then ``step`` more per look, at most ``max`` (seeds ``first``,
+    ``first`` + 1, …; ``first`` 0 unless a new design must not reuse the seeds an earlier
+    report was read on)."""
 
     start: int
     step: int
     max: int
+    first: int = 0
 
     def __post_init__(self):
-        if not (1 <= self.start <= self.max and self.step >= 1):
-            raise ValueError("a seed plan needs 1 ≤ start ≤ max and step ≥ 1, got "
-                             f"start={self.start}, step={self.step}, max={self.max}")
+        if not (1 <= self.start <= self.max and self.step >= 1 and self.first >= 0):
+            raise ValueError("a seed plan needs 1 ≤ start ≤ max, step ≥ 1 and first ≥ 0, got "
+                             f"start={self.start}, step={self.step}, max={self.max}, "
+                             f"first={self.first}")
 
     @classmethod
     def from_param(cls, value) -> SeedPlan | None:
-        """The plan of a ``seeds`` parameter: a dict ``{start, step, max}``; None for a list."""
+        """The plan of a ``seeds`` parameter: a dict ``{start, step, max}`` (optionally
+        ``first``); None for a list."""
         if not isinstance(value, dict):
             return None
-        unknown = set(value) - {"start", "step", "max", "n"}
+        unknown = set(value) - {"start", "step", "max", "first", "n"}
         if unknown or not {"start", "step", "max"} <= set(value):
-            raise ValueError("seeds as a plan is {start: N, step: N, max: N} (optionally n: the "
-                             f"seeds run so far); got {value!r}")
-        return cls(int(value["start"]), int(value["step"]), int(value["max"]))
+            raise ValueError("seeds as a plan is {start: N, step: N, max: N} (optionally first: "
+                             f"the first seed, n: the seeds run so far); got {value!r}")
+        return cls(int(value["start"]), int(value["step"]), int(value["max"]),
+                   int(value.get("first", 0)))
 
     def looks(self) -> list[int]:
         """The seed counts at which the claims are judged."""
@@ -71,7 +77,8 @@ class SeedPlan:
         return alpha * (n - prev) / self.max
 
     def seeds(self, n: int) -> list[int]:
-        return list(range(n))
+        """The seeds of the look at n seeds: ``first`` … ``first`` + n − 1."""
+        return list(range(self.first, self.first + n))
 
     def planned_mde(self, sd: float, alpha: float = 0.05, tests: int = 1) -> float:
         """The effect a claim decides with 80 % power by the last look, when its per-seed

@@ -319,3 +319,51 @@ def test_sasrec_softmax_starts_near_the_uniform_loss():
         loss, _, _ = next_item_loss(m, seq, loss="softmax")
         assert abs(loss.item() - np.log(n)) < 1.0
         assert (m.item.weight[0] == 0).all()
+
+
+def test_every_kd_arm_trains_at_the_student_alones_chosen_dropout(monkeypatch):
+    """Issue 22's fairness fix: KD and no KD differ only in the KD term. The student alone
+    picks dropout on the first seed; every KD arm (schemes and the control) then trains at that
+    value on every seed, whatever the params' ``dropout``."""
+    from kdkit.jobs import Runner
+    fl, p = _tiny(monkeypatch, max_epochs=1, dropout=0.2, student_dropouts=[0.0, 0.1])
+    built = []
+    real = fl.SASRec
+
+    class Spy(real):
+        def __init__(self, n_items, dim, *a, **k):
+            super().__init__(n_items, dim, *a, **k)
+            built.append((dim, a[-1] if a else k.get("dropout")))
+    monkeypatch.setattr(fl, "SASRec", Spy)
+    t = fl.run(p, Runner(progress=False), progress=None)
+    res = t["results"]
+    alone = res.loc[(res["model"] == fl.ALONE) & (res["seed"] == 0), "dropout"].iloc[0]
+    kd = res[~res["model"].isin(["teacher", fl.ALONE])]
+    assert len(kd) == 6 and set(kd["dropout"]) == {alone}
+    # every student built for a KD arm had that dropout (the student alone built both values)
+    student = [d for dim, d in built if dim == p["student_dim"]]
+    assert set(student) <= {0.0, 0.1} and 0.2 not in student
+
+
+def test_the_synthetic_dataset_param_is_checked(monkeypatch):
+    fl, p = _tiny(monkeypatch, dataset="yelp")
+    with pytest.raises(ValueError, match="dataset: unknown 'yelp'; allowed: ml-100k, synthetic"):
+        fl.check_params(p)
+    q = {**p, "dataset": "synthetic", "teacher": "minilm", "synthetic_users": 10,
+         "synthetic_items": 20, "synthetic_length": 5, "synthetic_rank": 4,
+         "synthetic_signal": 1.0, "synthetic_memory": 0.5}
+    with pytest.raises(ValueError, match="teacher minilm reads item titles"):
+        fl.check_params(q)
+    with pytest.raises(ValueError, match=r"synthetic_memory must lie in \[0, 1\)"):
+        fl.check_params({**q, "teacher": "sasrec", "synthetic_memory": 1.0})
+
+
+def test_data_for_draws_the_synthetic_set_of_the_seed():
+    from kdkit.studies import fisher_layerwise as fl
+    p = {"dataset": "synthetic", "data_seed": None, "synthetic_users": 30,
+         "synthetic_items": 40, "synthetic_length": 8.0, "synthetic_rank": 4,
+         "synthetic_signal": 2.0, "synthetic_memory": 0.5}
+    a, b, c = fl.data_for(p, 0), fl.data_for(p, 0), fl.data_for(p, 1)
+    assert a.train == b.train and a.train != c.train
+    assert len(a.train) == 30 and a.n_items <= 40 and a.ties["same-timestamp interactions"] == 0
+    assert fl.data_for({**p, "data_seed": 3}, 0).train == fl.data_for({**p, "data_seed": 3}, 1).train

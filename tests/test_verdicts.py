@@ -157,6 +157,17 @@ def test_seed_plan_looks_and_alpha_spending():
         resolve_seeds({"start": 5, "step": 5, "max": 20, "n": 7})
 
 
+def test_a_seed_plan_can_start_at_fresh_seeds():
+    # a redesigned study tests its new primary claims on seeds the old report never saw
+    seeds, plan = resolve_seeds({"start": 3, "step": 2, "max": 7, "first": 5})
+    assert seeds == [5, 6, 7] and plan.seeds(5) == [5, 6, 7, 8, 9]
+    assert plan.looks() == [3, 5, 7] and plan.alpha(3) == pytest.approx(0.05 * 3 / 7)
+    with pytest.raises(ValueError, match="first ≥ 0"):
+        SeedPlan.from_param({"start": 3, "step": 2, "max": 7, "first": -1})
+    with pytest.raises(ValueError, match="first"):
+        SeedPlan.from_param({"start": 3, "step": 2, "max": 7, "last": 9})
+
+
 def _sequential_study(rng, effects, plan, *, delta=None):
     """Run one simulated study through the plan: paired values per claim, seeds added until
     every primary claim is decided. Returns the final claims."""

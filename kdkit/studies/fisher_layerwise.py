@@ -1,8 +1,9 @@
 """The fisher_layerwise study (source: a WWW 2026 project summary on Fisher-information-driven
 layerwise distillation for LLM recommenders).
 
-A teacher is distilled into a narrower SASRec student on MovieLens-100k next-item prediction
-(leave-last-out, full ranking with the history masked, trained on every window of each history)
+A teacher is distilled into a narrower SASRec student on next-item prediction (synthetic
+latent-trajectory sequences, ``data.synthetic_sequences``; MovieLens-100k; or a data_file;
+leave-last-out, full ranking with the history masked, trained on every window of each history)
 with the layerwise loss of ``distill.layerwise`` under each weighting scheme of
 ``distill.layer_weights``. The teacher is a wider SASRec (the params: 4 layers × 64 into a student
 of 4 layers × 16, so that every student layer reads its own teacher layer and the Fisher weights
@@ -61,6 +62,7 @@ from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
 from ..data.movielens import load_ml100k
 from ..data.sequence_file import load_sequence_file
 from ..data.sequences import SequenceData, to_sequences
+from ..data.synthetic_sequences import synthetic_sequences
 from ..device import resolve
 from ..distill.fisher import layer_fisher
 from ..distill.layer_weights import SCHEMES, layer_weights
@@ -81,6 +83,11 @@ SOURCE = ("Fisher-information-driven layerwise distillation for LLM recommenders
           "project summary)", "")
 DEFAULT_LOSS = "softmax"  # for parameter sets written before ``loss`` was a parameter
 ENDED = "ended at max_epochs"
+DATASETS = ("ml-100k", "synthetic")
+# the generator's arguments and the params that set them
+SYNTHETIC = {"n_users": "synthetic_users", "n_items": "synthetic_items",
+             "length": "synthetic_length", "rank": "synthetic_rank",
+             "signal": "synthetic_signal", "memory": "synthetic_memory"}
 
 
 def control_name(control: str) -> str:
@@ -120,6 +127,16 @@ def check_params(p: dict) -> None:
     require(all(b >= 0 for b in p["betas"]) and p["beta"] >= 0, "beta and betas must be ≥ 0")
     other = sorted(set(p.get("delta") or {}) - {METRIC})
     require(not other, f"delta: the claims are judged on {METRIC} only, got {other}")
+    dataset = p.get("dataset", "ml-100k")
+    require(dataset in DATASETS,
+            f"dataset: unknown {dataset!r}; allowed: {', '.join(DATASETS)} (or data_file)")
+    if dataset == "synthetic":
+        require(p["teacher"] != "minilm", "teacher minilm reads item titles, which the "
+                "synthetic sequences do not have; use teacher sasrec with dataset synthetic")
+        for k in ("synthetic_users", "synthetic_items", "synthetic_length", "synthetic_rank"):
+            require(p[k] >= 1, f"{k} must be at least 1, got {p[k]}")
+        require(0 <= p["synthetic_memory"] < 1,
+                f"synthetic_memory must lie in [0, 1), got {p['synthetic_memory']}")
     if p.get("data_file") is not None:  # the data contract, checked before a kernel starts
         require(p["teacher"] != "minilm", "teacher minilm reads item titles, which a data_file "
                 "does not have; use teacher sasrec with a data_file")
@@ -133,6 +150,27 @@ def load(ml100k_path=None, seed: int = 0) -> SequenceData:
     return to_sequences(log, titles, "ml-100k", seed=seed)
 
 
+@lru_cache(maxsize=8)
+def load_synthetic(spec: tuple, seed: int) -> SequenceData:
+    """The synthetic sequences of ``seed`` (:mod:`kdkit.data.synthetic_sequences`; ``spec``
+    the generator's keyword arguments as a tuple of pairs)."""
+    return to_sequences(synthetic_sequences(**dict(spec), seed=seed), name="synthetic")
+
+
+def synthetic_spec(p: dict) -> tuple:
+    """The generator's arguments from the params' ``synthetic_*`` keys."""
+    return tuple((k, p[v]) for k, v in SYNTHETIC.items())
+
+
+def dataset_label(p: dict) -> str:
+    """The data set's name in the report's sentences."""
+    if p.get("data_file") is not None:
+        return f"the sequences of {p['data_file']}"
+    if p.get("dataset", "ml-100k") == "synthetic":
+        return "synthetic latent-trajectory sequences"
+    return "MovieLens-100k"
+
+
 @lru_cache(maxsize=4)
 def load_file(path: str) -> SequenceData:
     """A user's sequences (``user,item,timestamp``; :mod:`kdkit.data.sequence_file`)."""
@@ -141,9 +179,13 @@ def load_file(path: str) -> SequenceData:
 
 def data_for(p: dict, seed: int) -> SequenceData:
     """The sequences of one seed: the user's ``data_file`` (its order is the file's, the same
-    for every seed) or MovieLens-100k (same-timestamp ties in the seed's order)."""
+    for every seed), the synthetic sequences (each seed its own draw) or MovieLens-100k
+    (same-timestamp ties in the seed's order); ``data_seed`` fixes the draw or the order."""
     if p.get("data_file") is not None:
         return load_file(str(p["data_file"]))
+    if p.get("dataset", "ml-100k") == "synthetic":
+        return load_synthetic(synthetic_spec(p), seed if p["data_seed"] is None
+                              else p["data_seed"])
     return load(p["ml100k_path"], seed if p["data_seed"] is None else p["data_seed"])
 
 
@@ -517,12 +559,13 @@ def states_for(p: dict, seed: int, teacher, arm: str) -> TeacherStates:
 
 
 def arm_job(p: dict, seed: int, arm: str, teacher=None, fisher=None, gammas=None,
-            dropouts=None, betas=()) -> dict:
+            dropouts=None, betas=(), dropout=None) -> dict:
     """One arm on one seed: its grid (γ for a KD arm, dropout for the student alone; the
     params' grid unless ``gammas``/``dropouts`` give the chosen value) trained to early
     stopping, the best on validation (the select half) scored once on the held-out gate half
-    and on test. ``betas`` adds a β sweep of fisher_semantic at the chosen γ (validation
-    only)."""
+    and on test. A KD arm's student trains at ``dropout`` (the student alone's choice, so KD
+    and no KD differ only in the KD term; default the params' ``dropout``). ``betas`` adds a
+    β sweep of fisher_semantic at the chosen γ (validation only)."""
     L_S = p["student_layers"]
     kd_arm = arm != ALONE
     grid = {"gamma": gammas or p["gammas"]} if kd_arm else \
@@ -530,9 +573,11 @@ def arm_job(p: dict, seed: int, arm: str, teacher=None, fisher=None, gammas=None
     states = states_for(p, seed, teacher, arm) if kd_arm else None
     scheme = "uniform" if arm.startswith("uniform,") else arm
 
+    kd_dropout = p["dropout"] if dropout is None else dropout
+
     def fit(config, beta=p["beta"]):
-        dropout = config.get("dropout", p["dropout"])
-        data, rows, valid, _, model = _setup(p, seed, p["student_dim"], L_S, dropout)
+        data, rows, valid, _, model = _setup(p, seed, p["student_dim"], L_S,
+                                             config.get("dropout", kd_dropout))
         kd = None
         if kd_arm:
             w = layer_weights(scheme, L_S, fisher=fisher, beta=beta)
@@ -548,14 +593,16 @@ def arm_job(p: dict, seed: int, arm: str, teacher=None, fisher=None, gammas=None
             ENDED: ended_at_max(curve, p["max_epochs"])}
 
     def score_test(model):
-        _, _, _, test, _ = _setup(p, seed, p["student_dim"], L_S, p["dropout"])
+        test = data_for(p, seed).evaluation("test", p["max_len"])
         return rank_metrics(model, *test, name=f"{arm} student")
 
     t = tune(arm, seed, grid, fit, score_test, keep_model=True)
     chosen = next(tr for tr in t.trials if tr["config"] == t.chosen)
-    data, _, valid, test, _ = _setup(p, seed, p["student_dim"], L_S, p["dropout"])
-    gate = data.evaluation("gate", p["max_len"])
-    out = {"seed": seed, "model": arm, **t.chosen, "epochs": chosen["epochs"],
+    data = data_for(p, seed)
+    valid, test, gate = (data.evaluation(split, p["max_len"])
+                         for split in ("valid", "test", "gate"))
+    out = {"seed": seed, "model": arm, "dropout": kd_dropout, **t.chosen,
+           "epochs": chosen["epochs"],
            "ran": chosen["ran"], ENDED: chosen[ENDED],
            "curve": chosen["curve"], "test": t.test, "valid": rank_metrics(t.model, *valid),
            "gate": rank_metrics(t.model, *gate, name=f"{arm} student"),
@@ -586,7 +633,7 @@ def run(p: dict, runner, progress=print) -> dict:
                   **{a: {"gamma": p["gammas"]} if a != ALONE else
                      {"dropout": p["student_dropouts"]} for a in arms}})
 
-    def job(t, arm, grid=None, betas=()):
+    def job(t, arm, grid=None, betas=(), dropout=None):
         src = t.get("states") or t.get("model")
         if arm == control and "control_states" in t:
             src = t["control_states"]
@@ -594,17 +641,20 @@ def run(p: dict, runner, progress=print) -> dict:
         kw = {"teacher": src, "fisher": f_s, "betas": betas}
         if grid is not None:
             kw["gammas" if arm != ALONE else "dropouts"] = grid
+        if arm != ALONE:
+            kw["dropout"] = dropout
         return Job(arm_job, (p, t["seed"], arm), kw, name=f"{arm} seed {t['seed']}")
 
-    def grid_jobs(first):
-        return [job(first, arm, betas=p["betas"] if arm == "fisher_semantic" else ())
-                for arm in arms]
+    def kd_grid_jobs(first, dropout):
+        return [job(first, arm, betas=p["betas"] if arm == "fisher_semantic" else (),
+                    dropout=dropout) for arm in arms[1:]]
 
+    # the student alone's dropout grid first: every KD arm trains at its choice
     s0 = seeds[0]
     if p["teacher"] == "minilm":
         teachers, t_trials = minilm_teachers(p, seeds, progress)
         say(f"teacher dropout chosen on validation: {teachers[0]['dropout']}")
-        tuned = runner.run(grid_jobs(teachers[0]), f"every arm's grid on seed {s0}")
+        alone = runner.run([job(teachers[0], ALONE)], f"the student alone's grid on seed {s0}")
     else:
         t_trials = runner.run([Job(teacher_trial, (p, s0, d), name=f"teacher seed {s0}, "
                                    f"dropout {d}") for d in p["student_dropouts"]],
@@ -614,15 +664,20 @@ def run(p: dict, runner, progress=print) -> dict:
         say(f"teacher dropout chosen on validation: {d}")
         first = teacher_finish(p, t_trials[k])
         both = runner.run([Job(teacher_job, (p, s, d), name=f"teacher seed {s}")
-                           for s in seeds[1:]] + grid_jobs(first),
-                          f"the other teachers and every arm's grid on seed {s0}")
-        teachers, tuned = [first, *both[:len(seeds) - 1]], both[len(seeds) - 1:]
+                           for s in seeds[1:]] + [job(first, ALONE)],
+                          f"the other teachers and the student alone's grid on seed {s0}")
+        teachers, alone = [first, *both[:len(seeds) - 1]], both[len(seeds) - 1:]
     say("teachers, test " + METRIC + ": " + ", ".join(f"seed {t['seed']} {t['test'][METRIC]:.4f}"
                                                       for t in teachers))
+    student_dropout = alone[0]["dropout"]
+    say(f"student dropout chosen on validation: {student_dropout} (every KD arm's)")
+    tuned = alone + runner.run(kd_grid_jobs(teachers[0], student_dropout),
+                               f"every KD arm's γ grid on seed {s0}")
     chosen = {r["model"]: [r["gamma"]] if r["model"] != ALONE else [r["dropout"]]
               for r in tuned}
     say("chosen on validation: " + ", ".join(f"{k} {v[0]}" for k, v in chosen.items()))
-    done = tuned + runner.run([job(t, arm, chosen[arm]) for t in teachers[1:] for arm in arms],
+    done = tuned + runner.run([job(t, arm, chosen[arm], dropout=student_dropout)
+                               for t in teachers[1:] for arm in arms],
                               "every arm on the other seeds")
     results = [{"seed": r["seed"], "model": model, "gamma": r.get("gamma"),
                 "dropout": r.get("dropout"), "epochs": r["epochs"], "ran": r["ran"],

@@ -16,6 +16,16 @@ Holm within its family, power) and its rows in every table and figure.
   its own parameters with the student; one with ``start_epoch(epoch, epochs)`` is told when
   each epoch starts.
 
+* ``"bpr-sgd"`` — a teacher-derived term for bpr_kd's compiled per-sample SGD loop
+  (``kdkit.recsys.bpr_sgd``): ``factory(teacher, data, setting) -> (margin, candidates)``, each
+  ``None`` or the loop's own term — a :class:`~kdkit.recsys.bpr_sgd.MarginKD` (a soft target on
+  every pair's margin, from any teacher factors) or a
+  :class:`~kdkit.recsys.bpr_sgd.CandidateKD` (extra positives per user with weights that may
+  change every epoch, e.g. Ranking Distillation's). ``teacher`` is the frozen teacher (for the
+  shuffled control, the same teacher with its users permuted), ``data`` the seed's interaction
+  data (``data.matrix("train")``: the observed items), ``setting`` one point of the method's
+  ``kd_grid`` (a dict of numbers, e.g. ``{alpha: 0.3}``), tuned with lr like a built-in.
+
 **Names.** A name with a colon or a dot is an import path, ``package.module:factory`` (or
 ``package.module.factory``): the module is imported where the job runs, so the method works on
 Dask workers too, as long as its package is importable there (a package in the project folder,
@@ -32,7 +42,8 @@ import sys
 from typing import Callable
 
 KINDS = {"bpr-batch": "factory(teacher, student_dim, protocol, seed) -> "
-                      "loss_fn(model, users, pos, neg) -> scalar"}
+                      "loss_fn(model, users, pos, neg) -> scalar",
+         "bpr-sgd": "factory(teacher, data, setting) -> (MarginKD | None, CandidateKD | None)"}
 _REGISTRY: dict[tuple[str, str], Callable] = {}
 
 
@@ -73,6 +84,18 @@ def get(kind: str, name: str) -> Callable:
         raise ValueError(f"method '{name}' is not callable: a {kind} method is a factory "
                          f"{KINDS[kind]}")
     return obj
+
+
+def check_names(kind: str, names, builtin) -> None:
+    """For a study's ``check_params``: every name in ``names`` is built in or a method of
+    ``kind`` that can be imported; else one ``ValueError`` naming the bad one and what is
+    allowed (``kdkit run`` exits 2 with it, before a kernel starts)."""
+    for name in names:
+        if name not in builtin:
+            try:
+                get(kind, name)
+            except ValueError as e:
+                raise ValueError(f"methods: {e}; built in: {', '.join(builtin)}") from None
 
 
 def _import(module: str):

@@ -1,7 +1,10 @@
 """The bpr_kd study's claims: ids, families, δ, size claims and the held-out teacher gate."""
 
+import importlib
+
 import numpy as np
 import pandas as pd
+import torch
 
 from kdkit.claims import finalize
 from kdkit.studies.bpr_kd import claims, gate_col, source_differs, source_dim
@@ -135,3 +138,80 @@ def test_check_params_names_the_kd_grid_that_breaks_parity():
         check_params(p)
     p["kd_grid"]["rd"].append({"alpha": 3.0})
     check_params(p)
+
+
+# ---------------------------------------------------------------- a plug-in method (bpr-sgd)
+SEEN_TEACHERS = []
+
+
+def uniform_topk(teacher, data, setting):
+    """A ``bpr-sgd`` plug-in for the tests: the teacher's top-5 unobserved items of each user
+    as extra positives, all with weight 1 (Ranking Distillation without its rank weights)."""
+    from kdkit.distill.ranking import teacher_top_k
+    from kdkit.recsys.bpr_sgd import CandidateKD
+
+    SEEN_TEACHERS.append(teacher.user.weight.detach().clone())
+    top = teacher_top_k(teacher, data.matrix("train"), 5)
+    return None, CandidateKD(top, float(setting["alpha"]),
+                             lambda model, epoch, rng: np.ones(top.shape))
+
+
+def _plugin_params(**kw):
+    p = {"datasets": ["synthetic"], "seeds": [0, 1], "split": "ratio", "teacher_dim": 16,
+         "k": 10, "rd_k": 5, "max_epochs": 2, "eval_every": 1, "patience": 1, "threads": 1,
+         "workers": 1, "student_dims": [4], "methods": ["kd_margin", PLUGIN],
+         "controls": ["shuffled"], "data_seed": None, "ml100k_path": None,
+         "synthetic_users": 60, "synthetic_items": 50, "synthetic_density": 0.1,
+         "synthetic_rank": 4, "synthetic_signal": 2.0,
+         "grid": {"synthetic": {"lr": [0.05], "reg": [0.01, 0.1]}},
+         "kd_grid": {"kd_margin": [{"alpha": 0.3}, {"alpha": 0.6}],
+                     PLUGIN: [{"alpha": 0.5}, {"alpha": 1.0}]}}
+    p.update(kw)
+    return p
+
+
+PLUGIN = "tests.test_bpr_kd_study:uniform_topk"
+
+
+def test_a_plugin_method_is_an_arm_of_bpr_kd_with_the_same_tuning_and_claims():
+    from kdkit.jobs import Runner
+    from kdkit.studies import bpr_kd
+
+    p = _plugin_params()
+    bpr_kd.check_params(p)
+    # the module the plug-in path imports (pytest may have imported this file under another name)
+    seen = importlib.import_module(PLUGIN.partition(":")[0]).SEEN_TEACHERS
+    seen.clear()
+    out = bpr_kd.run(p, Runner(progress=False), progress=None)
+    res, trials = out["results"], out["trials"]
+    assert {PLUGIN, f"{PLUGIN} / shuffled teacher"} <= set(res["arm"])
+    # the same number of grid points as the student alone, α tuned with lr at its reg
+    n = trials.groupby(["seed", "arm"]).size()
+    assert set(n.xs(PLUGIN, level="arm")) == set(n.xs("student", level="arm")) == {2}
+    assert set(res.loc[res["arm"] == PLUGIN, "alpha"]) <= {0.5, 1.0}
+    # the shuffled control got the teacher with its users permuted, the arm the teacher itself
+    # (2 seeds × 2 grid points × arm and control): per seed the same rows, in another order
+    teachers = {tuple(sorted(map(tuple, t.numpy().round(6)))) for t in seen}
+    assert len(seen) == 8 and len(teachers) == 2
+    assert not torch.equal(seen[0], seen[2]) and torch.equal(seen[0], seen[1])
+    out_claims = bpr_kd.claims(res, LAT, teacher_dim=16, dims=[4], k=10,
+                               methods=p["methods"], controls=p["controls"], delta=DELTA)
+    ids = {c.id for c in out_claims}
+    assert f"{PLUGIN}>controls@4/synthetic" in ids
+    assert bpr_kd.arm_label(PLUGIN) == "uniform_topk"
+
+
+def test_check_params_names_a_plugin_that_cannot_be_used():
+    import pytest
+
+    from kdkit.studies.bpr_kd import check_params
+
+    with pytest.raises(ValueError, match="methods: method 'nosuch.mod:f': module 'nosuch.mod' "
+                                         "cannot be imported.*built in: kd_margin"):
+        check_params(_plugin_params(methods=["nosuch.mod:f"], kd_grid={"nosuch.mod:f": []}))
+    with pytest.raises(ValueError, match="unknown bpr-sgd method 'rdd'"):
+        check_params(_plugin_params(methods=["rdd"]))
+    with pytest.raises(ValueError, match=r"kd_grid\['tests.test_bpr_kd_study:uniform_topk'\] "
+                                         "must be a non-empty list of settings"):
+        check_params(_plugin_params(kd_grid={"kd_margin": [{"alpha": 0.3}, {"alpha": 0.6}],
+                                             PLUGIN: [{"lr": 0.1}, {"alpha": 1.0}]}))

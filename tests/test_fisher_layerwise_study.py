@@ -366,4 +366,5 @@ def test_data_for_draws_the_synthetic_set_of_the_seed():
     a, b, c = fl.data_for(p, 0), fl.data_for(p, 0), fl.data_for(p, 1)
     assert a.train == b.train and a.train != c.train
     assert len(a.train) == 30 and a.n_items <= 40 and a.ties["same-timestamp interactions"] == 0
-    assert fl.data_for({**p, "data_seed": 3}, 0).train == fl.data_for({**p, "data_seed": 3}, 1).train
+    fixed = {**p, "data_seed": 3}
+    assert fl.data_for(fixed, 0).train == fl.data_for(fixed, 1).train

@@ -32,13 +32,16 @@ control; each job seeds itself, so the tables do not depend on where the jobs ra
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
+from .. import methods as kd_methods
 from ..claims import (
     Claim,
     Deltas,
@@ -54,7 +57,7 @@ from ..distill.ranking import candidate_kd
 from ..jobs import Job
 from ..params import require, require_data
 from ..recsys.bpr_mf import BPRMF, n_params
-from ..recsys.bpr_sgd import train_bpr_sgd
+from ..recsys.bpr_sgd import CandidateKD, MarginKD, train_bpr_sgd
 from ..recsys.latency import latency_per_user
 from ..recsys.metrics import evaluate
 from ..stats import mean_ci, paired_test, set_seed, summarize
@@ -79,10 +82,26 @@ def arm_name(method: str, control: str | None = None) -> str:
     return method if control is None else f"{method} / {control} teacher"
 
 
+PLUGIN_KIND = "bpr-sgd"  # the kind of a user's method (``kdkit.methods``)
+
+
 def arm_label(arm: str) -> str:
     method, _, control = arm.partition(" / ")
-    label = LABELS.get(method, method)
+    label = LABELS.get(method) or _plugin_label(method)
     return f"{label}, {control}" if control else label
+
+
+def _plugin_label(method: str) -> str:
+    try:
+        return kd_methods.label(PLUGIN_KIND, method)
+    except ValueError:
+        return method
+
+
+def kd_arms(arms) -> list[str]:
+    """The KD methods among ``arms`` (built-in or plug-in; not the teacher, the student alone
+    or a control arm)."""
+    return [a for a in arms if a not in ("teacher", "student") and " / " not in a]
 
 
 # ------------------------------------------------------------------ parameters
@@ -109,16 +128,23 @@ def check_params(p: dict) -> None:
             "student_dims must be a non-empty list of sizes ≥ 1")
     require(all(d < p["teacher_dim"] for d in p["student_dims"]),
             f"student_dims must be smaller than teacher_dim ({p['teacher_dim']})")
-    bad = sorted(set(p["methods"]) - set(KD_METHODS))
-    require(not bad, f"methods has unknown {bad}; allowed: {', '.join(KD_METHODS)}")
+    kd_methods.check_names(PLUGIN_KIND, p["methods"], KD_METHODS)
     bad = sorted(set(p["controls"]) - set(CONTROLS))
     require(not bad, f"controls has unknown {bad}; allowed: {', '.join(CONTROLS)}")
     bad = sorted(set(p["methods"]) - set(p["kd_grid"]))
     require(not bad, f"kd_grid has no points for {bad}; give each KD method a list of "
             "settings, e.g. kd_sigmoid: [{alpha: 0.3, temperature: 2.0}, ...]")
     for m, points in p["kd_grid"].items():
-        require(m in KD_METHODS, f"kd_grid names unknown method '{m}'; allowed: "
-                f"{', '.join(KD_METHODS)}")
+        require(m in KD_METHODS or m in p["methods"], f"kd_grid names unknown method '{m}'; "
+                f"allowed: {', '.join(dict.fromkeys([*KD_METHODS, *p['methods']]))}")
+        if m not in KD_METHODS:  # a plug-in's settings: any names, numbers > 0
+            require(isinstance(points, list) and points and all(
+                isinstance(v, dict) and v and all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
+                    for x in v.values()) and not {"lr", "reg"} & set(v) for v in points),
+                f"kd_grid['{m}'] must be a non-empty list of settings, each a mapping of "
+                f"names (not lr or reg) to numbers > 0; got {points}")
+            continue
         allowed = {"kd_margin": {"alpha"}, "kd_sigmoid": {"alpha", "temperature"},
                    "rd": {"alpha"}}[m]
         require(isinstance(points, list) and points and all(
@@ -225,7 +251,26 @@ def kd_loss(method: str, teacher: BPRMF, data, kd: dict, shuffle=None):
     if method == "rd":
         return None, candidate_kd(teacher, data.matrix("train"), k=kd["rd"]["k"],
                                   alpha=kd["rd"]["alpha"], shuffle=shuffle)
-    raise ValueError(f"unknown method '{method}'; allowed: {', '.join(KD_METHODS)}")
+    # a plug-in (kdkit.methods, kind bpr-sgd)
+    factory = kd_methods.get(PLUGIN_KIND, method)
+    if shuffle is not None:
+        teacher = shuffled_teacher(teacher, shuffle)
+    setting = {k: v for k, v in kd[method].items() if k != "k"}
+    margin, cand = factory(teacher, data, setting)
+    if not (margin is None or isinstance(margin, MarginKD)) or \
+            not (cand is None or isinstance(cand, CandidateKD)):
+        raise TypeError(f"method '{method}' must return (MarginKD or None, CandidateKD or "
+                        f"None); got ({type(margin).__name__}, {type(cand).__name__})")
+    return margin, cand
+
+
+def shuffled_teacher(teacher: BPRMF, perm: np.ndarray) -> BPRMF:
+    """A copy of ``teacher`` whose user u has the factors of user ``perm[u]``: the shuffled
+    control for a plug-in (the built-ins permute their own targets the same way)."""
+    out = copy.deepcopy(teacher)
+    with torch.no_grad():
+        out.user.weight.copy_(teacher.user.weight[torch.as_tensor(perm)])
+    return out
 
 
 def arm_job(spec: DataSpec, seed: int, arm: str, dim: int, grid, sched: Schedule,
@@ -636,7 +681,7 @@ def headline(results: pd.DataFrame, k: int, dims) -> str:
     for ds in results["dataset"].unique():
         w = _wide(results, ds, R, max(dims))
         if {"teacher", "student"} <= set(w):
-            gain = {m: (w[m] - w["student"]).mean() for m in KD_METHODS if m in w}
+            gain = {m: (w[m] - w["student"]).mean() for m in kd_arms(w.columns)}
             best = max(gain, key=gain.get) if gain else None
             parts.append(f"{ds}: teacher {w['teacher'].mean():.3f} vs student "
                          f"{w['student'].mean():.3f}"
@@ -655,13 +700,16 @@ def metrics_tree(results: pd.DataFrame, k: int, dims) -> dict:
             "params": rec["params"],
             **{m: {"mean": rec[m], "ci_low": rec[f"{m}_lo"], "ci_high": rec[f"{m}_hi"]}
                for m in metrics}}
-        if rec["arm"] in ("teacher", "student", *KD_METHODS) and \
+        if " / " not in rec["arm"] and \
                 (rec["dim"] == max(dims) or rec["arm"] == "teacher"):
             head[f"{rec['dataset']} {rec['arm']}-{rec['dim']} {metrics[0]}"] = round(
                 rec[metrics[0]], 4)
     kd = {}
-    cols = [c for c in ("alpha", "temperature") if c in results]
-    for (ds, arm, dim), g in results[results["arm"].isin(KD_METHODS)].groupby(
+    # the KD settings a grid point held (alpha, temperature, a plug-in's own names): every
+    # column but the row's identity, lr, reg and the metrics (all named with "@")
+    cols = [c for c in results.columns if "@" not in c and c not in
+            ("dataset", "seed", "arm", "dim", "params", "valid", "lr", "reg")]
+    for (ds, arm, dim), g in results[results["arm"].isin(kd_arms(results["arm"]))].groupby(
             ["dataset", "arm", "dim"]):
         picks = [tuple((c, float(r[c])) for c in cols if pd.notna(r[c]))
                  for r in g.to_dict("records")]

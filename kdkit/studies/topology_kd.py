@@ -100,12 +100,7 @@ def check_params(p: dict) -> None:
     """Study-specific checks run by ``kdkit run`` before anything trains."""
     require(p["methods"], f"methods is empty; give some of {', '.join(METHODS)} or a KD "
             "method's import path (mypkg.losses:my_loss, see kdkit.methods)")
-    for m in p["methods"]:
-        if m not in METHODS:
-            try:
-                methods.get(KIND, m)
-            except ValueError as e:
-                require(False, f"methods: {e}; built in: {', '.join(METHODS)}")
+    methods.check_names(KIND, p["methods"], METHODS)
     require(p["seeds"], "seeds is empty; give at least one seed")
     require(len(set(p["seeds"])) == len(p["seeds"]), "seeds must not repeat")
     require(p["student_dims"] and all(d >= 1 for d in p["student_dims"]),

@@ -20,6 +20,15 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
              "#000000"]
 GREY = "#8C8C8C"
 CI_LABEL = "mean ± 95 % CI over seeds"
+ONE_RUN_LABEL = "one run: no CI"
+
+
+def ci_label(summary: pd.DataFrame) -> str:
+    """What the error bars of a :func:`kdkit.stats.summarize` table are: a CI over seeds, or
+    nothing where every point is a single run (its ``n`` column is 1)."""
+    if "n" in summary and len(summary) and int(summary["n"].max()) <= 1:
+        return ONE_RUN_LABEL
+    return CI_LABEL
 
 # canonical colours: the same method is the same colour in every study
 _FIXED = {
@@ -173,7 +182,7 @@ def errorbars(summary: pd.DataFrame, *, x: str, y: str, group: str, ax=None, xlo
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.minorticks_off()
     ax.set_xlabel(xlabel or x)
-    ax.set_ylabel(f"{ylabel or y}\n({CI_LABEL})")
+    ax.set_ylabel(f"{ylabel or y}\n({ci_label(summary)})")
     ax.set_title(title)
     if legend == "below":
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
@@ -200,7 +209,7 @@ def dots_ci(summary: pd.DataFrame, *, label: str, value: str, ax=None, title: st
         ax.axvline(reference, color=GREY, ls="--", lw=1, label=reference_label or None)
         if reference_label:
             ax.legend(fontsize=8, loc="best")
-    ax.set_xlabel(f"{xlabel or value} ({CI_LABEL})")
+    ax.set_xlabel(f"{xlabel or value} ({ci_label(summary)})")
     ax.set_title(title)
     ax.margins(x=0.15)
     ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(5))  # no crowded ticks on narrow panels

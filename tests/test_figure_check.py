@@ -67,3 +67,16 @@ def test_heatmap_scale_is_robust_to_one_outlier():
     fig = plots.heatmap(pd.DataFrame(vals), title="kd sweep")
     assert problems(fig, dpi=150) == []  # the fixed helper passes its own check
     plt.close(fig)
+
+
+def test_error_bars_of_single_runs_are_not_labelled_as_confidence_intervals():
+    # the CiteULike reference run (one seed) was drawn with "mean ± 95 % CI over seeds"
+    import pandas as pd
+
+    one = pd.DataFrame({"label": ["student", "FTD"], "dim": [10, 10], "m": [0.18, 0.20],
+                        "m_lo": [0.18, 0.20], "m_hi": [0.18, 0.20], "n": [1, 1]})
+    fig = plots.dots_ci(one, label="label", value="m")
+    assert "one run: no CI" in fig.axes[0].get_xlabel() and "95 %" not in fig.axes[0].get_xlabel()
+    fig = plots.errorbars(one.assign(n=5), x="dim", y="m", group="label")
+    assert "95 % CI over seeds" in fig.axes[0].get_ylabel()
+    plt.close("all")

@@ -15,6 +15,7 @@ Pages open from the file system and render on GitHub Pages; every link is relati
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from html import escape
 from pathlib import Path
@@ -185,8 +186,11 @@ def answer(claims: list[dict]) -> str:
     rows = [r for r in claims if r.get("family") == "primary"]
     if not rows:
         return ""
-    def name(r):
-        return r.get("claim", "").split(" (")[0].rstrip(".")
+    def name(r):  # the claim without its trailing qualifiers: "… (dim 8) [synthetic]"
+        text = r.get("claim", "").strip().rstrip(".")
+        while (m := re.search(r"\s*(\([^()]*\)|\[[^\]]*\])$", text)) and m.start() > 0:
+            text = text[:m.start()].rstrip(".")
+        return text
 
     parts = []
     for verdict, label in (("supported", "Supported"), ("not supported", "Not supported")):
@@ -212,6 +216,12 @@ def answer(claims: list[dict]) -> str:
         parts.append("Not testable here: " + "; ".join(name(r) for r in blocked) +
                      " (a precondition failed: see why).")
     return f"Of the source's {len(rows)} headline claims — " + " ".join(parts)
+
+
+def _answer_of(folder: Path) -> str:
+    """The report's :func:`answer` in words (empty without primary claims)."""
+    path = folder / "claims.csv"
+    return answer(read_claims(path)) if path.exists() else ""
 
 
 def _n_rows(csv_path: Path) -> int:
@@ -283,7 +293,8 @@ def write_site(root: Path, *, link_notebooks: bool = True) -> Path:
             status += " (last run failed; this is the previous report)"
         reports.append({"name": d.name, "link": f"{d.name}/index.html", "status": status,
                         **_row_common(run), "verdicts": verdict_counts(d),
-                        "headline": _read_json(d / "page.json").get("headline", "")})
+                        "headline": _read_json(d / "page.json").get("headline", ""),
+                        "answer": _answer_of(d)})
     sweeps = []
     sweep_root = root / "sweeps"
     if sweep_root.is_dir():

@@ -82,3 +82,29 @@ def test_answer_in_words_from_the_primary_claims():
         "J (the effect lies near δ). Not testable here: G beats H (a precondition failed: see "
         "why).")
     assert answer(rows[5:]) == ""
+
+
+def test_the_index_gives_each_report_its_answer_in_words(tmp_path):
+    # issue 24: the index's finding was a list of numbers; now the primary claims in words
+    import csv
+    import json
+
+    from html import unescape
+
+    from kdkit.site import write_site
+
+    d = tmp_path / "a"
+    d.mkdir()
+    (d / "run.json").write_text(json.dumps({"mode": "full", "status": "ok", "study": "a"}))
+    (d / "page.json").write_text(json.dumps({"headline": "x 0.31 vs y 0.29"}))
+    rows = [row(id="a", claim="A beats B", verdict="supported"),
+            row(id="c", claim="C beats D", verdict="not testable")]
+    with open(d / "claims.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    write_site(tmp_path)
+    html = unescape((tmp_path / "index.html").read_text())
+    assert ("Of the source's 2 headline claims — Supported: A beats B. Not testable here: C "
+            "beats D") in html and "x 0.31 vs y 0.29" in html
+    assert "**Answer.** Of the source's 2 headline claims" in unescape((d / "README.md").read_text())

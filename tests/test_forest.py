@@ -88,7 +88,6 @@ def test_the_index_gives_each_report_its_answer_in_words(tmp_path):
     # issue 24: the index's finding was a list of numbers; now the primary claims in words
     import csv
     import json
-
     from html import unescape
 
     from kdkit.site import write_site

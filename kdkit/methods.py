@@ -26,6 +26,12 @@ Holm within its family, power) and its rows in every table and figure.
   data (``data.matrix("train")``: the observed items), ``setting`` one point of the method's
   ``kd_grid`` (a dict of numbers, e.g. ``{alpha: 0.3}``), tuned with lr like a built-in.
 
+* ``"tabular-targets"`` — soft targets for cross_paradigm's transfer-set design:
+  ``factory(proba, seed) -> targets``, from the teacher's class probabilities on the unlabelled
+  transfer rows (n, C) to the targets the student learns there (n, C, each row a distribution;
+  e.g. sharpened, filtered or smoothed teacher outputs). The student then trains exactly as the
+  KD arm does (true labels on the training rows, the same α, T grid, the same gradient steps).
+
 **Names.** A name with a colon or a dot is an import path, ``package.module:factory`` (or
 ``package.module.factory``): the module is imported where the job runs, so the method works on
 Dask workers too, as long as its package is importable there (a package in the project folder,
@@ -43,7 +49,8 @@ from typing import Callable
 
 KINDS = {"bpr-batch": "factory(teacher, student_dim, protocol, seed) -> "
                       "loss_fn(model, users, pos, neg) -> scalar",
-         "bpr-sgd": "factory(teacher, data, setting) -> (MarginKD | None, CandidateKD | None)"}
+         "bpr-sgd": "factory(teacher, data, setting) -> (MarginKD | None, CandidateKD | None)",
+         "tabular-targets": "factory(proba, seed) -> targets (n, C), rows summing to 1"}
 _REGISTRY: dict[tuple[str, str], Callable] = {}
 
 
@@ -86,16 +93,17 @@ def get(kind: str, name: str) -> Callable:
     return obj
 
 
-def check_names(kind: str, names, builtin) -> None:
-    """For a study's ``check_params``: every name in ``names`` is built in or a method of
-    ``kind`` that can be imported; else one ``ValueError`` naming the bad one and what is
-    allowed (``kdkit run`` exits 2 with it, before a kernel starts)."""
+def check_names(kind: str, names, builtin, *, key: str = "methods") -> None:
+    """For a study's ``check_params``: every name in ``names`` (the param ``key``) is built in
+    or a method of ``kind`` that can be imported; else one ``ValueError`` naming the bad one
+    and what is allowed (``kdkit run`` exits 2 with it, before a kernel starts)."""
     for name in names:
         if name not in builtin:
             try:
                 get(kind, name)
             except ValueError as e:
-                raise ValueError(f"methods: {e}; built in: {', '.join(builtin)}") from None
+                more = f"; built in: {', '.join(builtin)}" if builtin else ""
+                raise ValueError(f"{key}: {e}{more}") from None
 
 
 def _import(module: str):

@@ -244,3 +244,66 @@ def test_headline_means_only_the_gated_pathways():
     text = tr.headline(_rows(gains, leads))
     assert "mean over the 1 pathways whose teacher beats the student on the gate rows +0.0400" \
         in text  # the failing lr teacher's −0.15 is not averaged in
+
+
+# ---------------------------------------------------------------- a plug-in (tabular-targets)
+SEEN = []
+
+
+def sharpen(proba, seed):
+    """A ``tabular-targets`` plug-in for the tests: the teacher's probabilities squared and
+    renormalised (sharper targets)."""
+    SEEN.append((proba.shape, seed))
+    q = proba ** 2
+    return q / q.sum(axis=1, keepdims=True)
+
+
+def broken(proba, seed):
+    return proba * 2  # rows sum to 2: not a distribution
+
+
+PLUGIN = "tests.test_cross_paradigm_study:sharpen"
+
+
+def test_a_plugin_target_method_is_an_arm_with_the_kd_arms_grid_and_steps():
+    import importlib
+
+    sizes = (60, 30, 30, 240, 30)
+    t = tr.teacher_outputs(0, "lr", sizes=sizes, folds=2)
+    seen = importlib.import_module(PLUGIN.partition(":")[0]).SEEN
+    seen.clear()
+    rows = pd.DataFrame(tr.students_on_transfer(0, "lr", [t], sizes=sizes,
+                                                kd_grid=[(0.5, 1.0), (0.5, 4.0)],
+                                                ls_grid=[0.0, 0.1], epochs=10,
+                                                methods=(PLUGIN,)))
+    assert seen == [((240, 5), 0)]  # the teacher's probabilities on the 240 transfer rows
+    mine = rows[rows["arm"] == PLUGIN].iloc[0]
+    assert mine["teacher"] == "lr" and mine["config"].startswith("α")
+    assert tr.plugin_arms(rows) == [PLUGIN]
+    with pytest.raises(ValueError, match="rows are distributions"):
+        tr.students_on_transfer(0, "lr", [t], sizes=sizes, kd_grid=[(0.5, 1.0)],
+                                ls_grid=[0.0], epochs=2,
+                                methods=("tests.test_cross_paradigm_study:broken",))
+
+
+def test_a_plugin_gets_pooled_claims_against_the_student_and_kd():
+    n = 6
+    leads = {"svm": [0.05 + 0.002 * i for i in range(n)]}
+    gains = {("svm", "mlp"): [0.04 + 0.001 * (i % 3) for i in range(n)]}
+    rows = _rows(gains, leads)
+    kd = rows[rows["arm"] == "kd"]
+    rows = pd.concat([rows, kd.assign(arm=PLUGIN, test=kd["test"] + 0.02)], ignore_index=True)
+    out = {c.id: c for c in finalize(tr.transfer_study_claims(
+        rows, delta={"accuracy": {"value": 0.01, "why": "x"}}), power=False)}
+    assert out[f"{PLUGIN}>kd"].measured == pytest.approx(0.02)
+    assert out[f"{PLUGIN}>alone"].verdict == "supported"
+    assert out[f"{PLUGIN}>kd"].claim.startswith("sharpen beats KD on the same transfer rows")
+
+
+def test_transfer_methods_are_checked_before_a_kernel_starts():
+    p = {"transfer_teachers": ["svm"], "transfer_students": ["mlp"],
+         "transfer_rows": dict(zip(tr.PARTS, (100, 50, 50, 200, 100))),
+         "kd_grid": [[0.5, 1.0]], "ls_grid": [0.0], "epochs": 5}
+    cp.check_transfer_params({**p, "transfer_methods": [PLUGIN]})
+    with pytest.raises(ValueError, match="transfer_methods: method 'nope.mod:f'"):
+        cp.check_transfer_params({**p, "transfer_methods": ["nope.mod:f"]})

@@ -191,6 +191,14 @@ def check_transfer_params(p: dict) -> None:
             "ls_grid (label smoothing of the arms without soft targets) must hold as many "
             "values in [0, 1) as kd_grid: every arm gets a grid of the same size")
     require(p["epochs"] >= 1, "epochs must be at least 1")
+    from .. import methods as kd_methods
+    from .cross_paradigm_transfer import ARM_COLUMNS, PLUGIN_KIND
+
+    kd_methods.check_names(PLUGIN_KIND, p.get("transfer_methods") or [], (),
+                           key="transfer_methods")
+    clash = sorted(set(p.get("transfer_methods") or []) & set(ARM_COLUMNS))
+    require(not clash, f"transfer_methods: {clash} are built-in arms; name plug-ins by their "
+            "import path (mypkg.targets:sharpen)")
 
 
 def _timed_predict(model, X) -> tuple[np.ndarray, float]:

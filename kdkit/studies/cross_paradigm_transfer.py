@@ -38,6 +38,7 @@ import pandas as pd
 from sklearn import datasets as skd
 from sklearn.base import clone
 
+from .. import methods as kd_methods
 from ..claims import Claim, Deltas, Gate, paired_claim, teacher_gate
 from ..jobs import Job
 from ..paradigms.families import FAMILIES, MODEL_FAMILY, n_parameters
@@ -56,6 +57,18 @@ LABELS = {**ARM_LABELS, "oof": "out-of-fold soft targets (training rows)", "stac
           "teacher": "teacher"}
 ARM_COLUMNS = ("teacher", "alone", "oof", "kd", "self", "oracle", "stack")
 WHERE = "the source's generator"
+PLUGIN_KIND = "tabular-targets"  # a user's soft-target method (``kdkit.methods``)
+
+
+def plugin_targets(name: str, proba: np.ndarray, seed: int) -> np.ndarray:
+    """The transfer rows' targets of plug-in ``name`` from the teacher's ``proba``, checked:
+    the same shape, finite, non-negative rows that sum to 1."""
+    q = np.asarray(kd_methods.get(PLUGIN_KIND, name)(proba.copy(), seed), dtype=float)
+    if q.shape != proba.shape or not np.isfinite(q).all() or (q < 0).any() or \
+            not np.allclose(q.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError(f"method '{name}' must return targets of shape {proba.shape} whose "
+                         "rows are distributions (non-negative, summing to 1)")
+    return q
 
 
 @lru_cache(maxsize=8)
@@ -116,9 +129,11 @@ def _fit_arm(make, configs, X, y, parts, *, extra=None) -> dict:
 
 
 def students_on_transfer(seed: int, student: str, teachers: list[dict], *, sizes: tuple,
-                         kd_grid, ls_grid, epochs: int) -> list[dict]:
+                         kd_grid, ls_grid, epochs: int, methods=()) -> list[dict]:
     """Every arm of one student on one seed (a job), for every teacher: one row per arm (and
-    per pathway for the teacher's arms) with its validation-picked config and accuracies."""
+    per pathway for the teacher's arms) with its validation-picked config and accuracies.
+    ``methods``: plug-ins of kind ``tabular-targets``, each an arm trained as ``kd`` is, on
+    its own targets for the transfer rows."""
     d = draw(seed, sizes)
     (Xtr, ytr), (Xtf, ytf) = d["train"], d["transfer"]
     set_seed(seed)
@@ -161,6 +176,9 @@ def students_on_transfer(seed: int, student: str, teachers: list[dict], *, sizes
         rows.append({**who, "arm": "oof", **_fit_arm(make, kd(p["train"], epochs), Xtr, ytr, d)})
         y_kd, q_kd = with_transfer(p["transfer"])
         rows.append({**who, "arm": "kd", **_fit_arm(make, kd(q_kd, short), X2, y_kd, d)})
+        for m in methods:
+            y_m, q_m = with_transfer(plugin_targets(m, p["transfer"], seed))
+            rows.append({**who, "arm": m, **_fit_arm(make, kd(q_m, short), X2, y_m, d)})
         stacked = {part: (np.hstack([d[part][0], p[part]]), d[part][1])
                    for part in ("val", "gate", "test")}
         st = _fit_arm(make, ls(ytr, epochs), np.hstack([Xtr, p["train"]]), ytr, stacked)
@@ -239,7 +257,8 @@ def run_transfer(p: dict, runner) -> tuple[pd.DataFrame, pd.DataFrame]:
     grid = [tuple(map(float, c)) for c in p["kd_grid"]]
     sjobs = [Job(students_on_transfer, (s, st, by[s]),
                  {"sizes": sizes, "kd_grid": grid, "ls_grid": list(map(float, p["ls_grid"])),
-                  "epochs": p["epochs"]}, name=f"transfer seed {s} student {st}")
+                  "epochs": p["epochs"], "methods": tuple(p.get("transfer_methods") or ())},
+                 name=f"transfer seed {s} student {st}")
              for s in p["seeds"] for st in p["transfer_students"]]
     rows = [r for done in runner.run(sjobs, "transfer-set students") for r in done]
     kind = p["innovations_teacher"]
@@ -276,6 +295,11 @@ def arm_values(rows: pd.DataFrame, teacher: str, student: str, part: str = "test
     shared = student_values(rows, student, part)
     tea = rows[(rows["arm"] == "teacher") & (rows["teacher"] == teacher)].set_index("seed")[part]
     return pd.concat([shared, own], axis=1).assign(teacher=tea).sort_index()
+
+
+def plugin_arms(rows: pd.DataFrame) -> list[str]:
+    """The arms of plug-in methods in ``rows`` (every arm that is not a built-in one)."""
+    return [a for a in dict.fromkeys(rows["arm"]) if a not in ARM_COLUMNS]
 
 
 def pathways(rows: pd.DataFrame) -> list[tuple[str, str]]:
@@ -418,6 +442,17 @@ def transfer_study_claims(rows: pd.DataFrame, innov: pd.DataFrame | None = None,
                          "students' accuracies mixes the student's own accuracy with the "
                          "transfer; the regression separates them", id="cross-same:accuracy-gap",
                          family="descriptive"))
+    for m in plugin_arms(rows):  # a user's method: pooled over the same gated pathways
+        label = kd_methods.label(PLUGIN_KIND, m)
+        va, vb = _pooled(rows, paths, m, "alone")
+        out.append(paired_claim(va, vb, ">", f"{label} improves the student (its targets on "
+                                f"the transfer set, mean over the gated pathways, {WHERE})",
+                                f"pathways: {names}", key=f"{m}>alone", gates=[pooled_gate],
+                                **acc))
+        va, vb = _pooled(rows, paths, m, "kd")
+        out.append(paired_claim(va, vb, ">", f"{label} beats KD on the same transfer rows (mean "
+                                f"over the gated pathways, {WHERE})", key=f"{m}>kd",
+                                gates=[pooled_gate], **acc))
     st, tea = _pooled(rows, paths, "stack", "teacher")
     out.append(paired_claim(st, tea, ">", "Stacking beats its own teacher (mean over the gated "
                             f"pathways, {WHERE})", "89.1 %", f"pathways: {names} (where the "

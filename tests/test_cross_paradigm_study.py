@@ -298,6 +298,8 @@ def test_a_plugin_gets_pooled_claims_against_the_student_and_kd():
     assert out[f"{PLUGIN}>kd"].measured == pytest.approx(0.02)
     assert out[f"{PLUGIN}>alone"].verdict == "supported"
     assert out[f"{PLUGIN}>kd"].claim.startswith("sharpen beats KD on the same transfer rows")
+    assert out[f"{PLUGIN}>alone"].source_value == "" and \
+        "gated pathways: svm → mlp" in out[f"{PLUGIN}>alone"].note
 
 
 def test_transfer_methods_are_checked_before_a_kernel_starts():

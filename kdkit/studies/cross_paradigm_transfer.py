@@ -447,8 +447,7 @@ def transfer_study_claims(rows: pd.DataFrame, innov: pd.DataFrame | None = None,
         va, vb = _pooled(rows, paths, m, "alone")
         out.append(paired_claim(va, vb, ">", f"{label} improves the student (its targets on "
                                 f"the transfer set, mean over the gated pathways, {WHERE})",
-                                f"pathways: {names}", key=f"{m}>alone", gates=[pooled_gate],
-                                **acc))
+                                key=f"{m}>alone", gates=[pooled_gate], **acc))
         va, vb = _pooled(rows, paths, m, "kd")
         out.append(paired_claim(va, vb, ">", f"{label} beats KD on the same transfer rows (mean "
                                 f"over the gated pathways, {WHERE})", key=f"{m}>kd",

@@ -89,6 +89,11 @@ def test_control_claim_is_not_judged_when_the_control_hurts():
                              for col in ("NDCG@5", "valid NDCG@5", "gate NDCG@5")})
     c = finalize([_control_claim(harmless, name, teach)])[0]
     assert c.verdict == "supported" and "itself hurts" not in c.note
+    # the weighting claims' gate: beating a control that hurts the student is no evidence
+    # that the KD carries the teacher's knowledge (the 2026-12-03 synthetic run's case)
+    _, ctrl = gates_for(res, name)
+    assert not ctrl.ok and "itself hurts" in ctrl.reason
+    assert gates_for(harmless, name)[1].ok
 
 
 def test_standardized_states_have_unit_rms_over_real_positions():

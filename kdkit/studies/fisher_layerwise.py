@@ -853,7 +853,27 @@ def gates_for(res: pd.DataFrame, control: str) -> tuple:
                         what="the real teacher's KD (uniform)",
                         than=f"the same KD from the {control.split(', ')[1]}") \
         if control in v and "uniform" in v else None
+    sound = control_soundness(res, control)
+    if ctrl is not None and sound is not None and not sound.ok:
+        # beating a control that breaks the student says nothing about the teacher
+        ctrl = Gate(False, sound.reason + "; beating it cannot show that the real teacher's "
+                    "KD carries what the teacher knows")
     return teach, ctrl
+
+
+def control_soundness(res: pd.DataFrame, name: str) -> Gate | None:
+    """Whether the control is sound: it must not itself hurt the student (significantly below
+    the student alone on the held-out gate half of validation); None with fewer than 2
+    seeds."""
+    piv = _pivot(res, "gate " + METRIC)
+    if name not in piv or ALONE not in piv or len(piv) < 2:
+        return None
+    d = paired_test(piv[name], piv[ALONE])
+    hurts = d.mean_diff < 0 and d.p_value < 0.05
+    diff = f"held-out validation {d.mean_diff:+.4f}, p = {d.p_value:.3g}"
+    return Gate(not hurts, f"the control itself hurts the student ({diff}), so it does not "
+                "isolate what the teacher knows" if hurts else
+                f"the control does not hurt the student alone ({diff})", "inconclusive")
 
 
 def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
@@ -969,16 +989,10 @@ def _control_claim(res: pd.DataFrame, name: str, teach, dk: dict | None = None
     """Real teacher vs the control. The control isolates the teacher's information only if it
     does not itself hurt the student: when it is significantly below the student alone on the
     held-out gate half of validation, the claim is not judged."""
-    piv = _pivot(res, "gate " + METRIC)
     gates = [teach] if teach is not None else []
-    if name in piv and ALONE in piv and len(piv) >= 2:
-        d = paired_test(piv[name], piv[ALONE])
-        hurts = d.mean_diff < 0 and d.p_value < 0.05
-        diff = f"held-out validation {d.mean_diff:+.4f}, p = {d.p_value:.3g}"
-        gates.append(Gate(not hurts, f"the control itself hurts the student ({diff}), so it "
-                          "does not isolate what the teacher knows" if hurts else
-                          f"the control does not hurt the student alone ({diff})",
-                          "inconclusive"))
+    sound = control_soundness(res, name)
+    if sound is not None:
+        gates.append(sound)
     return _paired(res, "uniform", name,
                    "The gain comes from the teacher's knowledge, not from the extra loss term",
                    note=f"control: {name}", gates=gates, key="kd>control", **(dk or {}))

@@ -127,7 +127,55 @@ def _execute(fn, args, kwargs, location, threads):
             return fn(*args, **kwargs)
         from joblib import Memory
 
-        return Memory(location, verbose=0).cache(fn)(*args, **kwargs)
+        key = job_key(fn, args, kwargs)
+        return Memory(location, verbose=0).cache(_keyed, ignore=["fn", "args", "kwargs"])(
+            key, fn, args, kwargs)
+
+
+def _keyed(key, fn, args, kwargs):
+    """The cached call: joblib keys it by ``key`` alone (:func:`job_key`)."""
+    return fn(*args, **kwargs)
+
+
+def job_key(fn, args, kwargs) -> str:
+    """The cache key of a job: the function (module, name, source) and its arguments, with
+    torch modules and tensors replaced by their contents (:func:`canonical`). Hashing a torch
+    module as pickled gives another key once it has been through a pickle round trip (a
+    result loaded from the cache, or sent to a Dask worker), so a job that takes a model
+    trained by an earlier job (a KD student's teacher) would never find its cached result."""
+    import inspect
+
+    import joblib
+
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        source = getattr(getattr(fn, "__code__", None), "co_code", repr(fn))
+    ident = (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), source)
+    return joblib.hash((ident, canonical(args), canonical(kwargs)))
+
+
+def canonical(obj):
+    """``obj`` with every torch module, tensor and dataclass replaced by a plain description
+    of its contents — a module by its class, its architecture (``repr``: sizes, dropout) and
+    its state as NumPy arrays — so that equal contents hash equal wherever they come from."""
+    import dataclasses
+
+    import torch
+
+    if isinstance(obj, torch.nn.Module):
+        return ("module", type(obj).__qualname__, repr(obj),
+                [(k, v.detach().cpu().numpy()) for k, v in obj.state_dict().items()])
+    if isinstance(obj, torch.Tensor):
+        return ("tensor", obj.detach().cpu().numpy())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return ("dataclass", type(obj).__qualname__,
+                [(f.name, canonical(getattr(obj, f.name))) for f in dataclasses.fields(obj)])
+    if isinstance(obj, (list, tuple)):
+        return type(obj).__name__, [canonical(v) for v in obj]
+    if isinstance(obj, dict):
+        return "dict", [(k, canonical(v)) for k, v in obj.items()]
+    return obj
 
 
 def _last_line(exc: BaseException) -> str:

@@ -57,6 +57,38 @@ def test_cache_reruns_nothing_and_recomputes_only_a_changed_job(tmp_path, monkey
     assert jobs.cache_size() > 0
 
 
+def fit_on(teacher, log=None):
+    if log:
+        with open(log, "a") as f:
+            f.write("fit\n")
+    return float(teacher.weight.sum())
+
+
+def test_a_job_that_takes_a_model_finds_its_result_after_a_pickle_round_trip(tmp_path,
+                                                                           monkeypatch):
+    # the bpr_kd case: stage 2's jobs take the teachers stage 1 trained; a rerun loads those
+    # teachers from the cache (a pickle round trip), and must still find stage 2's results
+    import pickle
+
+    import torch
+
+    monkeypatch.setenv(jobs.CACHE_ENV, str(tmp_path / "cache"))
+    log = str(tmp_path / "log")
+    torch.manual_seed(0)
+    teacher = torch.nn.Linear(4, 3)
+    again = pickle.loads(pickle.dumps(teacher))
+    r = Runner(cache=True, progress=False)
+    first = r.run([Job(fit_on, (teacher,), {"log": log})])
+    assert r.run([Job(fit_on, (again,), {"log": log})]) == first
+    assert calls(log) == ["fit"]
+    with torch.no_grad():
+        again.weight.add_(1.0)  # another teacher: computed anew
+    r.run([Job(fit_on, (again,), {"log": log})])
+    assert calls(log) == ["fit", "fit"]
+    assert jobs.job_key(fit_on, (torch.nn.Dropout(0.1),), {}) != \
+        jobs.job_key(fit_on, (torch.nn.Dropout(0.2),), {})
+
+
 def test_changed_code_never_reuses_a_stale_result(tmp_path, monkeypatch):
     monkeypatch.setenv(jobs.CACHE_ENV, str(tmp_path / "cache"))
     log = str(tmp_path / "log")

@@ -277,12 +277,17 @@ def size_claim(a, b, text: str, claimed_rel: float, *, differs: str = "",
 
 
 def beats_controls(a, controls: dict, text: str, source_value: str = "", note: str = "",
-                   *, key: str = "", family: str = "", gates=()) -> Claim:
+                   *, key: str = "", family: str = "", gates=(),
+                   delta: float | None = None, delta_why: str = "") -> Claim:
     """"``a`` beats every control" (per-seed values; ``controls``: {name: values}), an
     intersection–union test: when ``a`` is above every control, p is the largest of the
     paired p-values and the measured difference the smallest; when it is below any, p is the
     smallest p among those (times their number, Bonferroni) and the difference that one's.
-    Supported only when ``a`` beats each control significantly."""
+    Supported only when ``a`` beats each control significantly.
+
+    Power: the claim needs every paired test to reject, so its MDE and ``seeds_needed`` (for
+    ``delta``, the smallest effect of interest) come from the noisiest of the comparisons (the
+    largest SD of the per-seed differences) — a conservative reading of the intersection."""
     from .stats import paired_test
 
     a = np.asarray(a, dtype=float)
@@ -301,10 +306,12 @@ def beats_controls(a, controls: dict, text: str, source_value: str = "", note: s
         p = max(t.p_value for t in tests.values())
     how = ("; ".join(f"− {k}: {t.mean_diff:+.4f} (p = {t.p_value:.3g})"
                      for k, t in tests.items()) + f"; {c.test}s over {c.n} seeds")
-    test = Test(">", c.n, c.mean_diff, how, note, tuple(gates), sd=c.sd)
+    sd = max(t.sd for t in tests.values())
+    test = Test(">", c.n, c.mean_diff, how, note, tuple(gates), sd=sd, delta=delta,
+                delta_why=delta_why, target=delta, target_name="δ" if delta else "")
     return Claim(text, source_value, c.mean_diff, c.ci_low, c.ci_high,
                  direction_verdict(c.mean_diff, p, ">"), _join(how, note), p=p, id=key,
-                 family=family, p_exact=c.p_exact, test=test)
+                 family=family, p_exact=c.p_exact, delta=delta, test=test)
 
 
 def teacher_gate(teacher, student, *, metric: str = "", alpha: float = ALPHA,

@@ -162,10 +162,12 @@ def heatmaps(tables: dict, *, cbar: str, title: str = "", fmt: str = "{:+.3f}",
 
 def errorbars(summary: pd.DataFrame, *, x: str, y: str, group: str, ax=None, xlog=False,
               title: str = "", xlabel: str = "", ylabel: str = "", styles: dict | None = None,
-              colors: dict | None = None, legend: str = "best"):
+              colors: dict | None = None, legend: str = "best", markers: dict | None = None):
     """``y`` with its ``y_lo``/``y_hi`` CI against ``x``, one series per ``group`` value, each
-    in its method's colour (``colors`` overrides, ``styles`` sets line styles); the x ticks are
-    the values of ``x``; ``legend="below"`` puts the legend under the axes."""
+    in its method's colour (``colors`` overrides, ``styles`` sets line styles, ``markers`` the
+    marker, "o" by default: two series of one colour need a marker apart, since a short dashed
+    legend line reads as solid); the x ticks are the values of ``x``; ``legend="below"`` puts
+    the legend under the axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     for i, (name, g) in enumerate(summary.groupby(group, sort=False)):
@@ -173,7 +175,8 @@ def errorbars(summary: pd.DataFrame, *, x: str, y: str, group: str, ax=None, xlo
         err = np.vstack([g[y] - g[f"{y}_lo"], g[f"{y}_hi"] - g[y]])
         offset = 1 + 0.015 * (i - 2) if xlog else 0  # keep overlapping CIs apart
         xs = g[x] * offset if xlog else g[x]
-        ax.errorbar(xs, g[y], yerr=err, marker="o", capsize=3, label=str(name),
+        ax.errorbar(xs, g[y], yerr=err, marker=(markers or {}).get(name, "o"), capsize=3,
+                    label=str(name),
                     color=(colors or {}).get(name, color(name)),
                     ls=(styles or {}).get(name, "-"))
     if xlog:
@@ -185,7 +188,8 @@ def errorbars(summary: pd.DataFrame, *, x: str, y: str, group: str, ax=None, xlo
     ax.set_ylabel(f"{ylabel or y}\n({ci_label(summary)})")
     ax.set_title(title)
     if legend == "below":
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2,
+                  handlelength=3)
     elif legend:
         ax.legend(fontsize=8, loc=legend)
     return ax.figure

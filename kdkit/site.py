@@ -40,8 +40,23 @@ OPEN_TABLES = 4
 
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("kdkit", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True)
+                      autoescape=select_autoescape(["html", "html.j2"]),
+                      keep_trailing_newline=True)
     return env
+
+
+def md_escape(value):
+    """What a Markdown page must escape in text: ``&``, ``<`` and ``>`` (a claim id such as
+    ``kd<student@8`` would read as an HTML tag), not quotes — HTML's ``&#39;`` shows literally
+    in a terminal."""
+    if not isinstance(value, str):
+        return value
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_env() -> Environment:
+    return Environment(loader=PackageLoader("kdkit", "templates"), autoescape=False,
+                       finalize=md_escape, keep_trailing_newline=True)
 
 
 def _css() -> str:
@@ -176,7 +191,7 @@ def write_study_page(folder: Path, *, failed: str = "", link_notebook: bool = Tr
                    and (folder / "notebook.html").exists() else "",
                    up="../index.html", css=_css(), claims_md=_claims_md(claims))
     (folder / "index.html").write_text(env.get_template("study.html.j2").render(**context))
-    (folder / "README.md").write_text(env.get_template("study.md.j2").render(**context))
+    (folder / "README.md").write_text(_md_env().get_template("study.md.j2").render(**context))
 
 
 def answer(claims: list[dict]) -> str:

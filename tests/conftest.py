@@ -20,6 +20,8 @@ import time
 from kdkit.report import Report
 from kdkit.claims import Claim
 import pandas as pd
+if marker:  # the kernel is running the notebook (a test waits for this before a SIGINT)
+    open(marker, "w").close()
 time.sleep(sleep)
 if fail:
     raise RuntimeError("toy failure")
@@ -28,7 +30,8 @@ r.table(pd.DataFrame({"a": [value]}), "t")
 r.metrics({"headline": {"value": value}})
 r.claims([Claim("toy claim", "1", value, None, None, "supported")])
 """
-PARAMS = "value = 1.0\nfail = False\nsleep = 0.0\nsmoke = True\nreport_dir = None\n"
+PARAMS = ("value = 1.0\nfail = False\nsleep = 0.0\nmarker = None\nsmoke = True\n"
+          "report_dir = None\n")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from kdkit.claims import finalize
-from kdkit.studies.bpr_kd import claims, gate_col, source_differs, source_dim
+from kdkit.studies.bpr_kd import claims, gate_col, headline, primary_dim, source_differs, source_dim
 
 R, N = "Recall@10", "NDCG@10"
 ARMS = ["teacher", "student", "kd_margin", "kd_sigmoid", "rd", "rd / born-again teacher",
@@ -73,12 +73,28 @@ def test_ids_families_delta_and_size_claims():
     size = out["size:teacher>student@32/synthetic"]
     assert size.verdict == "not testable" and "generator is undisclosed" in size.note
     assert out["size:kd_margin<student@32/synthetic"].verdict == "not testable"
+    # the beats-controls claim gets δ and an MDE (no seeds-needed in a smoke run: not judged)
+    assert out["rd>controls@32/synthetic"].delta == 0.005
+    rd = {c.id: c for c in finalize(rows)}["rd>controls@32/synthetic"]
+    assert rd.mde is not None and rd.seeds_needed is not None
 
 
 def test_source_setting():
     assert source_dim([8, 16, 32]) == 32 and source_dim([8, 24, 40]) == 40
     assert "ml-100k is not the source's" in source_differs("ml-100k", 64, 32)
     assert "student 8, not the source's 64 / 32" in source_differs("synthetic", 64, 8)
+
+
+
+def test_the_headline_is_at_the_primary_claims_size():
+    assert primary_dim(["teacher>student@8/synthetic", "rd>controls@8/synthetic"], [8, 32]) == 8
+    assert primary_dim([], [8, 32]) == 32 and primary_dim(["x@16"], [8, 32]) == 32
+    r = _results(0.05)
+    small = r[r["arm"] != "teacher"].assign(dim=8)
+    both = pd.concat([r, small], ignore_index=True)
+    assert headline(both, 10, [8, 32], ["teacher>student@8/synthetic"]).startswith(
+        "Recall@10 at dim 8")
+    assert headline(both, 10, [8, 32]).startswith("Recall@10 at dim 32")
 
 
 def test_a_degenerate_control_is_left_out_of_the_transfer_claim():

@@ -106,4 +106,14 @@ def test_the_index_gives_each_report_its_answer_in_words(tmp_path):
     html = unescape((tmp_path / "index.html").read_text())
     assert ("Of the source's 2 headline claims — Supported: A beats B. Not testable here: C "
             "beats D") in html and "x 0.31 vs y 0.29" in html
-    assert "**Answer.** Of the source's 2 headline claims" in unescape((d / "README.md").read_text())
+    md = (d / "README.md").read_text()
+    # Markdown escapes what would read as HTML (a<b ids), not quotes (&#39; in a terminal)
+    assert "**Answer.** Of the source's 2 headline claims" in md and "&#39;" not in md
+    assert "| a |" in md
+
+
+def test_markdown_escapes_tags_not_quotes():
+    from kdkit.site import md_escape
+
+    assert md_escape("kd<student@8 & the source's") == "kd&lt;student@8 &amp; the source's"
+    assert md_escape(3) == 3

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from kdkit.claims import Claim, Deltas, finalize, paired_claim, size_claim, teacher_gate
+from kdkit.claims import (
+    Claim,
+    Deltas,
+    beats_controls,
+    finalize,
+    paired_claim,
+    size_claim,
+    teacher_gate,
+)
 from kdkit.power import mde, power, seeds_needed
 from kdkit.sequential import SeedPlan, resolve_seeds
 from kdkit.stats import equivalence_test, paired_test, prediction_p, sign_flip_p
@@ -142,6 +150,25 @@ def test_every_tested_claim_gets_mde_and_seeds_needed():
     if c.verdict == "inconclusive":
         assert "underpowered" in c.note or "near δ" in c.note
 
+
+
+def test_beats_controls_gets_power_from_its_noisiest_comparison():
+    # rd beats a quiet control and a noisy one; the claim needs both tests to reject, so its
+    # MDE and seeds needed are those of the noisy comparison, for δ
+    a = np.array([0.50, 0.52, 0.49, 0.53, 0.51])
+    quiet = a - np.array([0.010, 0.011, 0.009, 0.010, 0.012])
+    noisy = a - np.array([0.030, -0.010, 0.020, 0.000, 0.015])
+    c = finalize([beats_controls(a, {"born-again": quiet, "shuffled": noisy}, "rd>controls",
+                                 key="rd>controls", delta=0.005)], primary=["rd>controls"])[0]
+    sd = np.std(a - noisy, ddof=1)
+    assert sd > np.std(a - quiet, ddof=1)
+    assert c.delta == 0.005
+    assert c.mde == pytest.approx(mde(sd, 5, 0.05))
+    assert c.seeds_needed == seeds_needed(0.005, sd, 0.05)
+    assert c.verdict == "inconclusive" and "underpowered" in c.note
+    # without δ there is an MDE but no seeds-needed target
+    c0 = finalize([beats_controls(a, {"shuffled": noisy}, "t", key="t")])[0]
+    assert c0.mde is not None and c0.seeds_needed is None
 
 # ---------------------------------------------------------------- sequential seeds
 def test_seed_plan_looks_and_alpha_spending():

@@ -33,6 +33,7 @@ control; each job seeds itself, so the tables do not depend on where the jobs ra
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -567,7 +568,8 @@ def _transfer_claims(results, ds, dim, k, methods, controls, deltas, *, sizes=Fa
             continue
         out.append(beats_controls(
             wr[m], ctrl, text, "", "transfer beyond regularisation: the same loss from a "
-            f"same-size or a shuffled teacher; controls: {why}", key=key, gates=[gate]))
+            f"same-size or a shuffled teacher; controls: {why}", key=key, gates=[gate],
+            **deltas.kwargs(R)))
     return out
 
 
@@ -674,19 +676,28 @@ def findings(paired: pd.DataFrame, metric: str, min_seeds: int = 5) -> str:
     return "\n".join(lines) if lines else "fewer than two seeds: no paired comparison"
 
 
-def headline(results: pd.DataFrame, k: int, dims) -> str:
-    """One sentence for the report index."""
+def primary_dim(primary, dims) -> int:
+    """The student size of the declared primary claims (the ``@N`` of their ids, the most
+    common one), else the largest size."""
+    found = [int(m.group(1)) for p in (primary or ()) if (m := re.search(r"@(\d+)", str(p)))]
+    found = [d for d in found if d in list(dims)]
+    return max(set(found), key=found.count) if found else max(dims)
+
+
+def headline(results: pd.DataFrame, k: int, dims, primary=()) -> str:
+    """One sentence for the report index, at the primary claims' student size."""
     parts = []
     R = f"Recall@{k}"
+    dim = primary_dim(primary, dims)
     for ds in results["dataset"].unique():
-        w = _wide(results, ds, R, max(dims))
+        w = _wide(results, ds, R, dim)
         if {"teacher", "student"} <= set(w):
             gain = {m: (w[m] - w["student"]).mean() for m in kd_arms(w.columns)}
             best = max(gain, key=gain.get) if gain else None
             parts.append(f"{ds}: teacher {w['teacher'].mean():.3f} vs student "
                          f"{w['student'].mean():.3f}"
                          + (f", best KD ({best}) {gain[best]:+.4f}" if best else ""))
-    return f"{R} at dim {max(dims)}, tuned arms — " + "; ".join(parts) + "."
+    return f"{R} at dim {dim}, tuned arms — " + "; ".join(parts) + "."
 
 
 def metrics_tree(results: pd.DataFrame, k: int, dims) -> dict:

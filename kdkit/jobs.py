@@ -155,6 +155,17 @@ def job_key(fn, args, kwargs) -> str:
     return joblib.hash((ident, canonical(args), canonical(kwargs)))
 
 
+def job_params(p: dict) -> dict:
+    """The study params as a job's argument: without ``seeds``, with ``first_seed``. A seed
+    plan's list of seeds grows at every look, so a job keyed on the whole params would miss
+    the cache for every seed an earlier look already ran (``--until-decided`` recomputing
+    them); the first seed (the tuning seed) is the one fact jobs read from the list."""
+    out = {k: v for k, v in p.items() if k != "seeds"}
+    if p.get("seeds"):
+        out["first_seed"] = list(p["seeds"])[0]
+    return out
+
+
 def canonical(obj):
     """``obj`` with every torch module, tensor and dataclass replaced by a plain description
     of its contents — a module by its class, its architecture (``repr``: sizes, dropout) and

@@ -133,3 +133,20 @@ def test_dask_reports_a_job_that_keeps_killing_its_worker(dask_runner):
     with pytest.raises(JobsFailed) as e:
         dask_runner.run([Job(die_always, name="killer"), Job(square, (5,))])
     assert "killer" in str(e.value) and "KilledWorker" in str(e.value)
+
+
+def test_a_later_look_keeps_the_job_keys_of_the_earlier_seeds():
+    """The case seen on fisher_layerwise's second look: jobs that took the whole params had
+    another key once ``seeds`` grew from 5 to 10, so seeds 5-9 were recomputed."""
+    from kdkit.jobs import job_key, job_params
+
+    def work(p, seed):
+        return seed
+
+    look1 = {"lr": 0.005, "seeds": [5, 6, 7, 8, 9]}
+    look2 = {"lr": 0.005, "seeds": list(range(5, 15))}
+    assert job_key(work, (look1, 6), {}) != job_key(work, (look2, 6), {})  # the bug
+    assert job_key(work, (job_params(look1), 6), {}) == job_key(work, (job_params(look2), 6), {})
+    assert job_params(look2) == {"lr": 0.005, "first_seed": 5}
+    # the tuning seed still tells jobs apart
+    assert job_params({"seeds": [0, 1]}) != job_params({"seeds": [1, 2]})

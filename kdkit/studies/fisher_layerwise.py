@@ -68,7 +68,7 @@ from ..distill.fisher import layer_fisher
 from ..distill.layer_weights import SCHEMES, layer_weights
 from ..distill.layerwise import LayerwiseKD, layer_map
 from ..early_stopping import EarlyStopping
-from ..jobs import Job
+from ..jobs import Job, job_params
 from ..params import require, require_data
 from ..recsys.lm_teacher import LMRecommender, history_text, load_minilm
 from ..recsys.sasrec import LOSSES, SASRec, next_item_loss, rank_metrics, ranking_metrics
@@ -612,7 +612,8 @@ def arm_job(p: dict, seed: int, arm: str, teacher=None, fisher=None, gammas=None
                        "chosen": tr["config"] == t.chosen} for tr in t.trials],
            "weights": None if not kd_arm else np.round(
                layer_weights(scheme, L_S, fisher=fisher, beta=p["beta"]), 3).tolist()}
-    if not kd_arm and seed == p["seeds"][0]:
+    first = p["first_seed"] if "first_seed" in p else p["seeds"][0]  # job_params or not
+    if not kd_arm and seed == first:
         out["size"] = _size(t.model, *sasrec_scoring(t.model, test[0]))
     out["betas"] = [{"beta": b, f"validation {METRIC}": fit(t.chosen, beta=b)[1]}
                     for b in betas]
@@ -627,6 +628,7 @@ def run(p: dict, runner, progress=print) -> dict:
     weights, sizes, popularity."""
     say = progress or (lambda msg: None)
     seeds, L_S = p["seeds"], p["student_layers"]
+    p = job_params(p)  # the jobs' argument: a later look's seeds leave their keys unchanged
     control = control_name(p["control"])
     arms = [ALONE, *p["schemes"], control]
     check_parity({"teacher": {"dropout": p["student_dropouts"]},

@@ -58,7 +58,7 @@ from ..distill.distance_targets import (
 )
 from ..geometry.distance import distance_matrix
 from ..geometry.student import fit_steps, pad, predict, probabilities
-from ..jobs import Job
+from ..jobs import Job, job_params
 from ..params import require, require_data
 from ..stats import mean_ci
 from ..transfer_set import ARM_LABELS, ARMS, control_gate, transfer_claims
@@ -295,8 +295,9 @@ def student_job(p: dict, seed: int, arm: str, targets, n_classes: int,
 def run(p: dict, runner, progress=print) -> dict:
     """Teachers and the student alone first (one job per seed each), then every other arm."""
     C = len(load(p, p["seeds"][0])["data"].actions)
-    first = [Job(teacher_job, (p, s), name=f"teacher seed {s}") for s in p["seeds"]]
-    first += [Job(student_job, (p, s, "alone", None, C), {"device": p["device"]},
+    pj = job_params(p)  # the jobs' argument: a later look's seeds leave their keys unchanged
+    first = [Job(teacher_job, (pj, s), name=f"teacher seed {s}") for s in p["seeds"]]
+    first += [Job(student_job, (pj, s, "alone", None, C), {"device": p["device"]},
                   name=f"alone seed {s}") for s in p["seeds"]]
     res = runner.run(first, "Procrustes-DTW teachers and the student alone")
     n = len(p["seeds"])
@@ -308,7 +309,7 @@ def run(p: dict, runner, progress=print) -> dict:
         return {"teacher": by[s].get("transfer_targets"), "self": al[s].get("transfer_probs"),
                 "source": by[s]["source_targets"]}.get(kind)
 
-    rest = [Job(student_job, (p, s, arm, tg(arm, s), C), {"device": p["device"]},
+    rest = [Job(student_job, (pj, s, arm, tg(arm, s), C), {"device": p["device"]},
                 name=f"{arm} seed {s}")
             for s in p["seeds"] for arm in p["students"] if arm != "alone"]
     done = alone + runner.run(rest, "students")

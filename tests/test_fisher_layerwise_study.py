@@ -373,3 +373,36 @@ def test_data_for_draws_the_synthetic_set_of_the_seed():
     assert len(a.train) == 30 and a.n_items <= 40 and a.ties["same-timestamp interactions"] == 0
     fixed = {**p, "data_seed": 3}
     assert fl.data_for(fixed, 0).train == fl.data_for(fixed, 1).train
+
+
+def test_a_transfer_set_hides_next_items_from_the_students_only(monkeypatch):
+    """labelled_fraction < 1: the students learn the next items of that share of the users
+    (whole users, the same ones for every arm of a seed) and read every window for the KD
+    term; the teacher learns from every window."""
+    fl, p = _tiny(monkeypatch, max_epochs=1, labelled_fraction=0.5)
+    fl.check_params(p)
+    seen = []
+    real = fl.next_item_loss
+
+    def spy(model, seq, **k):
+        seen.append((None if k["labelled"] is None else k["labelled"].clone(), len(seq)))
+        return real(model, seq, **k)
+    monkeypatch.setattr(fl, "next_item_loss", spy)
+    fl.teacher_trial(p, 0, 0.0)
+    assert seen and all(lab is None for lab, _ in seen)
+    seen.clear()
+    fl.arm_job(p, 0, "student (no KD)", dropouts=[0.0])
+    alone = torch.cat([lab for lab, _ in seen])
+    seen.clear()
+    fl.arm_job(p, 0, "uniform", teacher=fl.control_teacher(p, 0), fisher=[1.0, 1.0],
+               gammas=[0.1])
+    kd = torch.cat([lab for lab, _ in seen])
+    data = fl.data_for(p, 0)
+    expected = data.labelled(p["max_len"], 0.5, 0)
+    assert 0 < expected.mean() < 1
+    # one epoch each: every window read once, labelled as the split says (in batch order)
+    assert len(alone) == len(kd) == len(expected)
+    assert int(alone.sum()) == int(kd.sum()) == int(expected.sum())
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match=r"labelled_fraction must lie in \(0, 1\]"):
+            fl.check_params({**p, "labelled_fraction": bad})

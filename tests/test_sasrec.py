@@ -48,6 +48,24 @@ class _Fixed(torch.nn.Module):
         return -torch.arange(self.n + 1, dtype=torch.float32).repeat(len(final), 1)
 
 
+def test_loss_counts_only_labelled_rows_and_is_zero_without_any():
+    torch.manual_seed(0)
+    m = SASRec(n_items=9, dim=8, layers=1, heads=2, max_len=4, dropout=0.0).eval()
+    seq = torch.tensor([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [0, 0, 2, 4, 6]])
+    lab = torch.tensor([True, False, True])
+    for loss in ("softmax", "bce"):
+        g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+        masked, _, hidden = next_item_loss(m, seq, loss=loss, labelled=lab, generator=g1)
+        if loss == "softmax":  # the same as the loss over the labelled rows alone
+            alone, _, _ = next_item_loss(m, seq[lab], loss=loss, generator=g2)
+            assert torch.allclose(masked, alone)
+        assert len(hidden) and hidden[0].shape[0] == 3  # every row is still read
+    none, _, _ = next_item_loss(m, seq, labelled=torch.zeros(3, dtype=torch.bool))
+    assert none.detach().item() == 0.0
+    none.backward()  # a batch without labels still gives a (zero) gradient
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in m.parameters())
+
+
 def test_rank_metrics_by_hand():
     m = _Fixed(20)
     # user 0 saw item 1 -> target 3 ranks behind only item 2 (rank 1);

@@ -32,6 +32,25 @@ def test_windows_cover_every_training_transition_once():
     assert pairs == {(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (8, 9)}
 
 
+def test_window_owners_and_a_seeded_transfer_split_by_user():
+    from kdkit.data.sequences import SequenceData
+    d = SequenceData(train=[[1, 2, 3, 4, 5, 6], [7], [8, 9], [1, 3], [2, 4], [5, 6]],
+                     valid_target=np.ones(6, int), test_target=np.ones(6, int), n_items=9,
+                     item_titles={}, name="t")
+    rows, who = d.windows(2, owners=True)
+    np.testing.assert_array_equal(rows, d.windows(2))
+    np.testing.assert_array_equal(who, [0, 0, 0, 2, 3, 4, 5])  # user 1 has no transition
+    assert d.labelled(2, 1.0, seed=0).all()
+    sizes = set()
+    for seed in range(20):
+        lab = d.labelled(2, 0.5, seed=seed)  # 3 of the 6 users are drawn
+        assert all(len(set(lab[who == u])) == 1 for u in set(who))  # whole users only
+        sizes.add(len(set(who[lab])))  # 3, or 2 when user 1 (no window) is among them
+        np.testing.assert_array_equal(lab, d.labelled(2, 0.5, seed=seed))  # seeded
+    assert sizes == {2, 3}
+    assert len({tuple(d.labelled(2, 0.5, seed=s)) for s in range(20)}) > 1
+
+
 def test_evaluation_keeps_the_whole_history_as_seen():
     from kdkit.data.sequences import SequenceData
     d = SequenceData(train=[[1, 2, 3, 4], [5]], valid_target=np.array([6, 7]),

@@ -78,20 +78,35 @@ class SequenceData:
         return (self.inputs(kind, max_len)[users], self.targets(kind)[users],
                 self.inputs(kind, longest)[users])
 
-    def windows(self, max_len: int) -> np.ndarray:
+    def windows(self, max_len: int, owners: bool = False):
         """Every user's training items cut into left-padded windows of ``max_len + 1`` (inputs
         and next-item targets), the last ending at the last training item; consecutive windows
-        share one item, so every training transition appears exactly once."""
-        out = []
-        for seq in self.train:
+        share one item, so every training transition appears exactly once. ``owners``: also
+        return each window's user index."""
+        out, who = [], []
+        for u, seq in enumerate(self.train):
             end = len(seq)
             while end > 1:
                 w = seq[max(0, end - max_len - 1):end]
                 row = np.zeros(max_len + 1, dtype=np.int64)
                 row[-len(w):] = w
                 out.append(row)
+                who.append(u)
                 end -= max_len
-        return np.stack(out) if out else np.zeros((0, max_len + 1), dtype=np.int64)
+        rows = np.stack(out) if out else np.zeros((0, max_len + 1), dtype=np.int64)
+        return (rows, np.asarray(who, dtype=np.int64)) if owners else rows
+
+    def labelled(self, max_len: int, fraction: float, seed: int) -> np.ndarray:
+        """A transfer-set split of the training windows: True for the windows of a seeded
+        ``fraction`` of the users (whose next items a student may learn from), False for the
+        others (a transfer set: their inputs are there for a teacher's targets, their next
+        items are not); all True when ``fraction`` is 1."""
+        _, who = self.windows(max_len, owners=True)
+        n = len(self.train)
+        k = n if fraction >= 1 else max(1, int(round(fraction * n)))
+        keep = np.zeros(n, dtype=bool)
+        keep[np.random.default_rng(seed).permutation(n)[:k]] = True
+        return keep[who]
 
     def targets(self, split: str) -> np.ndarray:
         """Every user's target: the test item on ``test``, else the validation item."""

@@ -106,12 +106,20 @@ LOSSES = ("bce", "softmax")
 
 
 def next_item_loss(model: SASRec, seq: torch.Tensor, *, loss: str = "softmax",
-                   generator: torch.Generator | None = None, full_logits: bool = False):
+                   generator: torch.Generator | None = None, full_logits: bool = False,
+                   labelled: torch.Tensor | None = None):
     """The mean loss of predicting seq[:, t+1] from seq[:, :t+1], padding ignored (module
     docstring); returns (loss, logits over all items or None, hidden). ``full_logits`` makes
-    the bce loss also return every item's logits (for a logit KD term)."""
+    the bce loss also return every item's logits (for a logit KD term). ``labelled`` (a bool
+    per row): only those rows' next items count (the others are read as inputs only, for a KD
+    term); a batch without a labelled row has loss 0."""
     final, hidden = model(seq[:, :-1])
     target = seq[:, 1:]
+    if labelled is not None:
+        target = target * labelled.to(target.device)[:, None]
+        if not bool((target > 0).any()):
+            logits = model.scores(final) if loss == "softmax" or full_logits else None
+            return final.sum() * 0.0, logits, hidden
     if loss == "softmax":
         logits = model.scores(final)
         value = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),

@@ -115,6 +115,8 @@ def check_params(p: dict) -> None:
     require(all(0 <= d < 1 for d in p["student_dropouts"]) and 0 <= p["dropout"] < 1,
             "dropout and student_dropouts must lie in [0, 1)")
     require(0 <= p["min_epochs"] <= p["max_epochs"], "min_epochs must lie in [0, max_epochs]")
+    require(0 < p.get("labelled_fraction", 1.0) <= 1,
+            f"labelled_fraction must lie in (0, 1], got {p.get('labelled_fraction')}")
     for k in ("max_epochs", "eval_every", "patience", "teacher_layers", "student_layers",
               "teacher_dim", "student_dim", "heads", "max_len", "batch_size", "fisher_samples",
               "lm_window", "lm_epochs", "workers", "threads"):
@@ -432,12 +434,14 @@ def ended_at_max(curve, max_epochs: int) -> bool:
 def train(model: SASRec, rows: torch.Tensor, valid: tuple, *, max_epochs: int, eval_every: int,
           patience: int, lr: float, batch_size: int, seed: int, kd: LayerwiseKD | None = None,
           states: TeacherStates | None = None, name: str = "SASRec", min_epochs: int = 0,
-          loss: str = DEFAULT_LOSS):
+          loss: str = DEFAULT_LOSS, labelled: torch.Tensor | None = None):
     """Adam on the next-item ``loss`` (``recsys.sasrec.next_item_loss``: ``softmax``, the
     cross-entropy over all items, or ``bce`` with one sampled negative) over the windows
     ``rows`` (+ the layerwise KD terms against ``states``) to early stopping on validation
-    ``METRIC`` (``valid`` = inputs, targets, seen); the best epoch is restored. Returns
-    (validation curve [(epoch, value)], best epoch)."""
+    ``METRIC`` (``valid`` = inputs, targets, seen); the best epoch is restored. ``labelled``
+    (a bool per row of ``rows``): only those rows' next items are learned from, every row's
+    inputs feed the KD terms (a transfer set). Returns (validation curve [(epoch, value)], best
+    epoch)."""
     set_seed(seed)
     device = next(model.parameters()).device
     params = list(model.parameters()) + ([] if kd is None else list(kd.parameters()))
@@ -451,7 +455,8 @@ def train(model: SASRec, rows: torch.Tensor, valid: tuple, *, max_epochs: int, e
             seq = rows[idx].to(device)
             value, logits, hidden = next_item_loss(
                 model, seq, loss=loss, generator=g,
-                full_logits=kd is not None and bool(kd.logit_weight))
+                full_logits=kd is not None and bool(kd.logit_weight),
+                labelled=None if labelled is None else labelled[idx])
             if kd is not None:
                 value = value + states.kd_terms(kd, idx, seq, hidden, logits)
             opt.zero_grad()
@@ -490,6 +495,16 @@ def choose(trials: list[dict]) -> int:
     if not ok:
         raise FloatingPointError(f"every grid point diverged ({trials[0].get('diverged')})")
     return max(ok, key=lambda i: (scores[i], -i))
+
+
+def student_labels(p: dict, data: SequenceData, seed: int) -> torch.Tensor | None:
+    """Which training windows' next items a student learns from: all (None) unless
+    ``labelled_fraction`` < 1, then the windows of that share of the users, drawn from
+    ``seed`` (``SequenceData.labelled``); the teacher always learns from every window."""
+    fraction = p.get("labelled_fraction", 1.0)
+    if fraction >= 1:
+        return None
+    return torch.as_tensor(data.labelled(p["max_len"], fraction, seed))
 
 
 def teacher_trial(p: dict, seed: int, dropout: float) -> dict:
@@ -586,7 +601,8 @@ def arm_job(p: dict, seed: int, arm: str, teacher=None, fisher=None, gammas=None
                              gamma=config["gamma"], logit_weight=p["logit_weight"])
             kd = kd.to(next(model.parameters()).device)
         curve, best = train(model, rows, valid, seed=seed, kd=kd, states=states,
-                            name=f"{arm} student, seed {seed}", **schedule(p))
+                            name=f"{arm} student, seed {seed}",
+                            labelled=student_labels(p, data, seed), **schedule(p))
         model = model.cpu()
         return model, max(v for _, v in curve), {
             "epochs": best, "curve": curve, "ran": curve[-1][0],

@@ -34,7 +34,7 @@ browser:
 	    >/dev/null 2>&1 || echo "make: chromium could not be installed; the browser test will be skipped"; }
 
 reports: $(STAMP)
-	$(BIN)/kdkit run --all
+	$(BIN)/kdkit run --all --until-decided --replace -p cache=true
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest tests

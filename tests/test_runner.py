@@ -259,3 +259,20 @@ def test_ctrl_c_exits_130_with_one_line(project):
         "[kdkit] toy: interrupted (SIGINT); no report was written"
     assert "Traceback" not in err and "ZMQError" not in err
     assert not (project / "reports" / "toy").exists()
+
+
+@pytest.mark.parametrize("name", runner.studies() + runner.variants())
+def test_committed_params_plan_a_full_run(name):
+    """``make reports`` (``kdkit run --all``) and each variant's documented command plan from
+    the project's committed params files; only a variant whose file leaves its data to the user
+    asks for it. Seen: geometric_kd.yaml's ``data_dir: null`` made ``kdkit run --all`` exit 2."""
+    from kdkit import params as _params
+
+    needs_data = runner.user_data_keys(runner.split_name(name)[1])
+    if needs_data:
+        with pytest.raises(_params.ParamError, match="runs on data you pass"):
+            runner.plan_runs([name], params_file=None, smoke=False, overrides=[])
+        assert name == "topology_kd-citeulike"  # the one variant on the user's data
+        return
+    (plan,) = runner.plan_runs([name], params_file=None, smoke=False, overrides=["cache=true"])
+    assert plan.mode == "full" and plan.source.startswith("params/")

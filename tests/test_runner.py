@@ -276,3 +276,5 @@ def test_committed_params_plan_a_full_run(name):
         return
     (plan,) = runner.plan_runs([name], params_file=None, smoke=False, overrides=["cache=true"])
     assert plan.mode == "full" and plan.source.startswith("params/")
+    if name in runner.studies():  # make reports: --until-decided needs a seed plan and primaries
+        runner.check_until_decided([plan])

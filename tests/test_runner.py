@@ -5,6 +5,7 @@ import json
 import pytest
 
 from kdkit import cli, runner
+from kdkit import params as _params
 from tests.helpers import write_notebook
 
 BODY = """\
@@ -266,8 +267,6 @@ def test_committed_params_plan_a_full_run(name):
     """``make reports`` (``kdkit run --all``) and each variant's documented command plan from
     the project's committed params files; only a variant whose file leaves its data to the user
     asks for it. Seen: geometric_kd.yaml's ``data_dir: null`` made ``kdkit run --all`` exit 2."""
-    from kdkit import params as _params
-
     needs_data = runner.user_data_keys(runner.split_name(name)[1])
     if needs_data:
         with pytest.raises(_params.ParamError, match="runs on data you pass"):

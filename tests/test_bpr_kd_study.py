@@ -7,7 +7,8 @@ import pandas as pd
 import torch
 
 from kdkit.claims import finalize
-from kdkit.studies.bpr_kd import claims, gate_col, headline, primary_dim, source_differs, source_dim
+from kdkit.studies.bpr_kd import (claims, gate_col, headline, metrics_tree, primary_dim,
+                                   source_differs, source_dim)
 
 R, N = "Recall@10", "NDCG@10"
 ARMS = ["teacher", "student", "kd_margin", "kd_sigmoid", "rd", "rd / born-again teacher",
@@ -231,3 +232,19 @@ def test_check_params_names_a_plugin_that_cannot_be_used():
                                          "must be a non-empty list of settings"):
         check_params(_plugin_params(kd_grid={"kd_margin": [{"alpha": 0.3}, {"alpha": 0.6}],
                                              PLUGIN: [{"lr": 0.1}, {"alpha": 1.0}]}))
+
+
+def test_metrics_json_names_the_kd_setting_most_seeds_chose_without_metrics():
+    """The bug's exact case (seen as a flaky sweep test): two seeds chose alpha 0.5, T 2 and one
+    alpha 0.1; each row's MRR was read as a KD setting, so every pick was unique and the
+    "most often" one followed a set's hash order, which differs between processes."""
+    rows = [{"dataset": "synthetic", "seed": s, "arm": arm, "dim": 8, "params": 100,
+             "valid": 0.1, "lr": 0.01, "reg": 0.0, "MRR": 0.13 + s / 100, "Recall@10": 0.2,
+             "NDCG@10": 0.1, "alpha": a, "temperature": t}
+            for s, arm, a, t in ((0, "kd_sigmoid", 0.1, 2.0), (1, "kd_sigmoid", 0.5, 2.0),
+                                 (2, "kd_sigmoid", 0.5, 2.0), (0, "student", None, None),
+                                 (0, "rd", 1.0, None), (1, "rd", 0.1, None))]
+    kd = metrics_tree(pd.DataFrame(rows), 10, [8])["kd_hyperparameters"]["synthetic"]
+    assert kd["kd_sigmoid-8"] == {"alpha": 0.5, "temperature": 2.0}
+    assert kd["rd-8"] == {"alpha": 1.0}  # a tie: the first seed's pick
+    assert "student-8" not in kd

@@ -717,14 +717,16 @@ def metrics_tree(results: pd.DataFrame, k: int, dims) -> dict:
                 rec[metrics[0]], 4)
     kd = {}
     # the KD settings a grid point held (alpha, temperature, a plug-in's own names): every
-    # column but the row's identity, lr, reg and the metrics (all named with "@")
+    # column but the row's identity, lr, reg and the metrics (MRR and those named with "@")
     cols = [c for c in results.columns if "@" not in c and c not in
-            ("dataset", "seed", "arm", "dim", "params", "valid", "lr", "reg")]
+            ("dataset", "seed", "arm", "dim", "params", "valid", "lr", "reg", "MRR")]
     for (ds, arm, dim), g in results[results["arm"].isin(kd_arms(results["arm"]))].groupby(
             ["dataset", "arm", "dim"]):
         picks = [tuple((c, float(r[c])) for c in cols if pd.notna(r[c]))
                  for r in g.to_dict("records")]
-        kd.setdefault(ds, {})[f"{arm}-{dim}"] = dict(max(set(picks), key=picks.count))
+        # a tie goes to the first seed's pick (max over the list, not a set: a set's order
+        # follows string hashing, which differs between processes)
+        kd.setdefault(ds, {})[f"{arm}-{dim}"] = dict(max(picks, key=picks.count))
     return {"headline": head, "results": tree, "kd_hyperparameters": kd}
 
 

@@ -624,10 +624,14 @@ def paired_table(results: pd.DataFrame, metric: str, pairs, dims) -> pd.DataFram
     return pd.DataFrame(out, columns=PAIRED_COLUMNS)
 
 
+def test_metrics(k: int) -> list[str]:
+    """The test metrics a result row holds (``kdkit.recsys.metrics.evaluate`` at cut-off k)."""
+    return [f"Recall@{k}", f"NDCG@{k}", "MRR", f"HR@{k}"]
+
+
 def summary_table(results: pd.DataFrame, k: int) -> pd.DataFrame:
     """Mean and 95 % CI of every test metric per data set, arm and size."""
-    s = summarize(results, by=["dataset", "arm", "dim", "params"],
-                  metrics=[f"Recall@{k}", f"NDCG@{k}", "MRR", f"HR@{k}"])
+    s = summarize(results, by=["dataset", "arm", "dim", "params"], metrics=test_metrics(k))
     return s.assign(arm=s["arm"].map(arm_label))
 
 
@@ -717,9 +721,9 @@ def metrics_tree(results: pd.DataFrame, k: int, dims) -> dict:
                 rec[metrics[0]], 4)
     kd = {}
     # the KD settings a grid point held (alpha, temperature, a plug-in's own names): every
-    # column but the row's identity, lr, reg and the metrics (MRR and those named with "@")
+    # column but the row's identity, lr, reg, the test metrics and the gate columns (named "@")
     cols = [c for c in results.columns if "@" not in c and c not in
-            ("dataset", "seed", "arm", "dim", "params", "valid", "lr", "reg", "MRR")]
+            ("dataset", "seed", "arm", "dim", "params", "valid", "lr", "reg", *test_metrics(k))]
     for (ds, arm, dim), g in results[results["arm"].isin(kd_arms(results["arm"]))].groupby(
             ["dataset", "arm", "dim"]):
         picks = [tuple((c, float(r[c])) for c in cols if pd.notna(r[c]))

@@ -15,6 +15,10 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from kdkit.allocator import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as every kdkit job does (kdkit.jobs)
+
 OUT = Path(__file__).resolve().parent.parent / "reports" / "bench"
 THREADS = int(os.environ["OMP_NUM_THREADS"])
 

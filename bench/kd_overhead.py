@@ -103,7 +103,14 @@ def main():
            + ("met for every loss" if not over else "not met for " + ", ".join(over)),
            "FTD compares every pair of batch entities: kdkit computes it by the Gram identity "
            "‖T̂ᵀT̂‖² − 2‖T̂ᵀŜ‖² + ‖ŜᵀŜ‖² (O(E·d²) instead of O(E²·d)); HTD adds K decoders per "
-           "entity and the within-group topology, which its paper requires"])
+           "entity and the within-group topology, which its paper requires",
+           "HTD's entity level keeps only pairs whose teacher cosine is positive, a mask with no "
+           "low-rank form, so it needs every same-group pair: Σ_g E_g² work. The learned groups "
+           "stay collapsed on MovieLens-100k (one group of ~600 users and one of ~1,200 items "
+           "per batch of 1,024), so that is ~1.8 M pairs against the student's ~3,000 scores: "
+           "kdkit computes it as one bmm per group size class with a fused loss-and-gradient "
+           "(kdkit.distill.htd), 1.8× faster than the loop over groups it replaced, and the "
+           "3× goal is out of reach without changing the loss"])
 
 
 if __name__ == "__main__":

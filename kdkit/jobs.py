@@ -121,6 +121,9 @@ def _execute(fn, args, kwargs, location, threads):
     import torch
     from threadpoolctl import threadpool_limits
 
+    from .allocator import keep_freed_memory
+
+    keep_freed_memory()
     torch.set_num_threads(threads)
     with threadpool_limits(limits=threads):
         if location is None:

@@ -150,3 +150,12 @@ def test_a_later_look_keeps_the_job_keys_of_the_earlier_seeds():
     assert job_params(look2) == {"lr": 0.005, "first_seed": 5}
     # the tuning seed still tells jobs apart
     assert job_params({"seeds": [0, 1]}) != job_params({"seeds": [1, 2]})
+
+
+def test_freed_memory_is_kept_for_reuse_on_glibc():
+    import platform
+
+    from kdkit.allocator import keep_freed_memory
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc")
+    assert keep_freed_memory() is True and keep_freed_memory() is True  # idempotent

@@ -23,10 +23,25 @@ group p and every entity e, (cos(P_T,p, t_e) − cos(P_S,p, s_e))². L_TD is the
 
     L = L_BPR + λ·(α·L_TD + (1 − α)·L_GA),    λ = 0.001, α = 0.5 in the reference.
 
-**Computed group by group.** The entity level only compares entities of the same group, so
-its cosine matrix is block-diagonal: the entities are sorted by group and each group's block
-is computed alone, which needs Σ_g E_g² instead of E² work. :func:`topology_loss_dense` is the
-literal E × E version, kept as the reference.
+**Computed as a few batched tensor products, no Python loop over groups.** The entity level
+only compares entities of the same group, so its cosine matrix is block-diagonal. Entities are
+sorted by group and each group's rows are laid into one zero-padded (B, M, d) stack; groups of
+similar size share a stack (:func:`group_stacks`: one stack per power-of-two size class,
+so padding at most quadruples a block's work), and each stack is one ``bmm``. With D = mask ∘ (ŜŜᵀ − T̂T̂ᵀ), mask
+= [T̂T̂ᵀ > 0] (padded rows are zero, so their mask is 0), the loss of a stack is ⟨D, D⟩ and its
+gradient is 4·D·Ŝ (D is symmetric): :class:`MaskedCosineGap` computes both without the
+autograd graph of the E_g × E_g intermediates. HTD calls it once per side (users, items), so a
+collapsed grouping — every user in one group and every item in another, as early in training —
+costs E_u² + E_i², never (E_u + E_i)². :func:`topology_loss_dense` is the literal E × E
+version, kept as the reference.
+
+**Saturated rows take their own decoder.** Once τ is small the Gumbel-softmax is one-hot to
+float precision and Σ_k g_k f_k(s) needs only the chosen decoder (K times less work); those
+rows are stacked by group like the topology blocks, one ``bmm`` per size class. A row counts
+as saturated when its largest weight is within ``SATURATED`` (1e-6) of 1 — not, as before,
+when every other weight is exactly 0: that test turned on underflow to 0 versus a denormal,
+which differs between CPUs and flush-to-zero settings, so one machine sent a row down the other
+path and the training curves parted (kdkit issue 39).
 """
 
 from __future__ import annotations
@@ -40,15 +55,19 @@ from torch.nn import functional as F
 from ..recsys.bpr_mf import bpr_loss
 from .ftd import batch_entities, cosine_matrix
 
+# A row of the Gumbel-softmax counts as one-hot when its largest weight is within this of 1.
+# Not "every other weight is exactly 0": that test turns on underflow to 0 versus a denormal,
+# which differs between CPUs and flush-to-zero settings (kdkit issue 39).
+SATURATED = 1e-6
+
 
 class Decoders(nn.Module):
     """K two-layer MLPs f_k: d_in → hidden → d_out (ReLU), mixed by weights g.
 
     ``forward(s, g)`` returns Σ_k g_k f_k(s) without materialising the (n, K, d_out) outputs:
     with h_k = ReLU(s W1_k + b1_k), Σ_k g_k (h_k W2_k + b2_k) = [g_1 h_1 … g_K h_K] · [W2_1; …;
-    W2_K] + g · B2, one matrix product (about 1.7× faster on a CPU core than K products).
-    Rows whose g is exactly one-hot (late in training, τ → 0) take :meth:`one_hot`: their own
-    decoder only.
+    W2_K] + g · B2, two matrix products for all K decoders (about 1.7× faster on a CPU core
+    than K products). Every row takes this one path (module docstring).
     """
 
     def __init__(self, k: int, d_in: int, hidden: int, d_out: int):
@@ -68,15 +87,17 @@ class Decoders(nn.Module):
         return torch.einsum("nkh,khe->nke", h, self.w2) + self.b2
 
     def forward(self, s: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        hard = (g > 0).sum(-1) == 1
+        """Σ_k g_k f_k(s): saturated rows (largest weight ≥ 1 − ``SATURATED``) through their
+        own decoder only (:meth:`one_hot`), the others through every decoder (:meth:`mixed`)."""
+        hard = g.max(-1).values >= 1 - SATURATED
         if bool(hard.all()):
             return self.one_hot(s, g)
-        if bool(hard.any()):
-            out = s.new_empty(s.shape[0], self.w2.shape[2])
-            out[hard] = self.one_hot(s[hard], g[hard])
-            out[~hard] = self.mixed(s[~hard], g[~hard])
-            return out
-        return self.mixed(s, g)
+        if not bool(hard.any()):
+            return self.mixed(s, g)
+        out = s.new_empty(s.shape[0], self.w2.shape[2])
+        out[hard] = self.one_hot(s[hard], g[hard])
+        out[~hard] = self.mixed(s[~hard], g[~hard])
+        return out
 
     def mixed(self, s: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """Σ_k g_k f_k(s) for any weights (every decoder on every row)."""
@@ -86,17 +107,17 @@ class Decoders(nn.Module):
         return gh @ self.w2.reshape(k * hidden, -1) + g @ self.b2
 
     def one_hot(self, s: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        """The same sum where each row's g is exactly one-hot (the Gumbel-softmax saturates
-        once τ is small: the other weights underflow to 0): each row goes through its own
-        decoder only, K times less work. Exact: the weights that are 0 add nothing, and the
-        softmax Jacobian of a one-hot g is 0, so no gradient reaches the assignment either
-        way."""
+        """g_z f_z(s) with z = argmax g, each row through its own decoder only (K times less
+        work than :meth:`mixed`), the groups' rows stacked by :func:`group_stacks` into one
+        ``bmm`` per size class. The weights left out sum to at most ``SATURATED``; the
+        softmax Jacobian there is as small, so the assignment's gradient is kept as is."""
         z = g.argmax(-1)
-        out = s.new_empty(s.shape[0], self.w2.shape[2])
-        for k in torch.unique(z).tolist():
-            rows = (z == k).nonzero().squeeze(1)
-            h = F.relu(s[rows] @ self.w1[k] + self.b1[k])
-            out[rows] = (h @ self.w2[k] + self.b2[k]) * g[rows, k:k + 1]
+        out = s.new_zeros(s.shape[0], self.w2.shape[2])
+        for members, rows, block, slot, m in group_stacks(z):
+            x = s.new_zeros(members.numel(), m, s.shape[1]).index_put((block, slot), s[rows])
+            h = F.relu(torch.baddbmm(self.b1[members, None], x, self.w1[members]))
+            y = torch.baddbmm(self.b2[members, None], h, self.w2[members])
+            out = out.index_put((rows,), y[block, slot] * g[rows, z[rows], None])
         return out
 
 
@@ -113,24 +134,66 @@ def group_assignment_loss(t, s, assign: nn.Linear, decoders: Decoders, tau: floa
     return ((t - decoders(s, g)) ** 2).sum()
 
 
+class MaskedCosineGap(torch.autograd.Function):
+    """Σ over a stack of blocks of ‖mask ∘ (ŜŜᵀ − T̂T̂ᵀ)‖², mask = [T̂T̂ᵀ > 0], for row-normalised
+    ``tn`` (B, M, d_T; no gradient) and ``sn`` (B, M, d_S); the gradient with respect to ``sn``
+    is 4·D·Ŝ with D = mask ∘ (ŜŜᵀ − T̂T̂ᵀ) (symmetric). Zero rows (padding) have mask 0."""
+
+    @staticmethod
+    def forward(ctx, tn, sn):
+        ct = torch.bmm(tn, tn.transpose(1, 2))
+        d = torch.bmm(sn, sn.transpose(1, 2)).sub_(ct)
+        d.mul_(ct.gt_(0))  # ct becomes the mask [cos_T > 0] as 0/1, in place
+        ctx.save_for_backward(d, sn)
+        flat = d.reshape(-1)
+        return torch.dot(flat, flat)
+
+    @staticmethod
+    def backward(ctx, grad):
+        d, sn = ctx.saved_tensors
+        return None, torch.bmm(d, sn).mul_(4 * grad)
+
+
+def group_stacks(groups: torch.Tensor):
+    """Lay the rows of each group into zero-padded stacks, one per power-of-two size class:
+    yields ``(members, rows, block, slot, m)`` — the groups of the stack, each row's index in
+    ``groups``, its block (the group's place in ``members``) and slot in the block, and the
+    padded block size m. Padding at most doubles a block (sizes in (m/2, m]); the number of
+    stacks is at most log2(len(groups)) + 1, whatever the number of groups."""
+    n = groups.shape[0]
+    counts = torch.bincount(groups)
+    order = torch.argsort(groups, stable=True)
+    g_sorted = groups[order]
+    slot = torch.arange(n, device=groups.device) - (torch.cumsum(counts, 0) - counts)[g_sorted]
+    size_class = torch.ceil(torch.log2(counts.clamp(min=1).double())).long()
+    size_class[counts == 0] = -1
+    for c in torch.unique(size_class[counts > 0]).tolist():
+        members = (size_class == c).nonzero().squeeze(1)
+        block_of = torch.full_like(counts, -1)
+        block_of[members] = torch.arange(members.numel(), device=groups.device)
+        block = block_of[g_sorted]
+        keep = block >= 0
+        yield members, order[keep], block[keep], slot[keep], int(counts[members].max())
+
+
+def entity_topology_loss(t: torch.Tensor, s: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Σ over pairs (a, b) of one group with cos(t_a, t_b) > 0 of (cos(t_a, t_b) − cos(s_a,
+    s_b))², diagonal included, as batched blocks (module docstring)."""
+    tn, sn = F.normalize(t, dim=1).detach(), F.normalize(s, dim=1)
+    loss = s.new_zeros(())
+    for members, rows, block, slot, m in group_stacks(groups):
+        tb = tn.new_zeros(members.numel(), m, tn.shape[1])
+        tb[block, slot] = tn[rows]
+        sb = sn.new_zeros(members.numel(), m, sn.shape[1]).index_put((block, slot), sn[rows])
+        loss = loss + MaskedCosineGap.apply(tb, sb)
+    return loss
+
+
 def topology_loss(t: torch.Tensor, s: torch.Tensor, groups: torch.Tensor,
                   n_groups: int) -> torch.Tensor:
-    """Entity-level (same group, positive teacher cosine) + group-level topology loss, the
-    entity level computed block by block (module docstring)."""
-    order = torch.argsort(groups, stable=True)
-    tn, sn = F.normalize(t, dim=1)[order], F.normalize(s, dim=1)[order]
-    counts = torch.bincount(groups, minlength=n_groups)
-    entity = t.new_zeros(())
-    start = 0
-    for c in counts.tolist():
-        if c:
-            bt, bs = tn[start:start + c], sn[start:start + c]
-            with torch.no_grad():
-                cos_t = bt @ bt.T
-                keep = (cos_t > 0).to(cos_t.dtype)
-            entity = entity + ((cos_t - bs @ bs.T) * keep).square().sum()
-            start += c
-    return entity + group_topology_loss(t, s, F.one_hot(groups, n_groups).float())
+    """Entity-level (same group, positive teacher cosine) + group-level topology loss."""
+    return (entity_topology_loss(t, s, groups)
+            + group_topology_loss(t, s, F.one_hot(groups, n_groups).to(t.dtype)))
 
 
 def group_topology_loss(t: torch.Tensor, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -148,7 +211,7 @@ def group_topology_loss(t: torch.Tensor, s: torch.Tensor, z: torch.Tensor) -> to
 def topology_loss_dense(t: torch.Tensor, s: torch.Tensor, groups: torch.Tensor,
                         n_groups: int) -> torch.Tensor:
     """The same loss with explicit (n, n) matrices (the reference)."""
-    z = F.one_hot(groups, n_groups).float()  # (n, G)
+    z = F.one_hot(groups, n_groups).to(t.dtype)  # (n, G)
     same = z @ z.T
     cos_t, cos_s = cosine_matrix(t) * same, cosine_matrix(s) * same
     keep = cos_t > 0
@@ -193,7 +256,10 @@ class HTD(nn.Module):
                                     self.generator)
               + group_assignment_loss(ti, si, self.item_assign, self.item_decoders, self.tau,
                                       self.generator))
-        td = topology_loss(torch.cat([tu, ti]), torch.cat([su, si]), self.groups(u, i),
-                           2 * self.k)
+        g = self.groups(u, i)
+        t, s = torch.cat([tu, ti]), torch.cat([su, si])
+        nu = u.shape[0]  # users and items never share a group: each side's blocks alone
+        td = (entity_topology_loss(tu, su, g[:nu]) + entity_topology_loss(ti, si, g[nu:] - self.k)
+              + group_topology_loss(t, s, F.one_hot(g, 2 * self.k).to(t.dtype)))
         base = bpr_loss(*model(users, pos, neg), self.reduction)
         return base + self.lam * (self.alpha * td + (1 - self.alpha) * ga)

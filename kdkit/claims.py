@@ -239,15 +239,17 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
                  source_effect=target if target_name == "the source's effect" else None)
 
 
-def size_claim(a, b, text: str, claimed_rel: float, *, differs: str = "",
+def size_claim(a, b, text: str, claimed_rel: float, *, differs: str,
                source_value: str = "", note: str = "", key: str = "", family: str = "",
                gates=()) -> Claim:
     """"a beats b by the source's amount": the source's single-run relative effect
     ``claimed_rel`` (a/b − 1) against the per-seed relative effects (module docstring).
 
-    ``differs`` says how our setting differs from the source's (data, sizes, protocol); when
-    it is non-empty the claim is ``not testable here`` with that reason, and the measured
-    relative effect is still shown."""
+    ``differs`` (required: "" only where the setting is the source's) says how our setting
+    differs from the source's (data, sizes, protocol); when it is non-empty the claim is
+    ``not testable here`` with that reason, and the measured relative effect is still shown.
+    A source's effect size belongs to its setting: a difference is never a note beside a
+    verdict (kdkit issue 39)."""
     from .stats import mean_ci, prediction_interval, prediction_p
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)

@@ -14,10 +14,18 @@ A job that raises does not stop the others: when all are done, :class:`JobsFaile
 every failed job with its arguments and the last line of its traceback.
 
 **Cache** (``cache=True``): each job's result is stored with ``joblib.Memory`` under
-``<cache root>/<code version>/``, keyed by a hash of the function (its code) and its
-arguments; the code version is a hash of every source file of the ``kdkit`` package, so
-changed code never reuses a stale result, and an interrupted or extended run (more seeds, one
-more arm) recomputes only the new jobs. The root is ``$KDKIT_CACHE`` or ``.cache/kdkit`` in the
+``<cache root>/<code version>-<platform>/``, keyed by a hash of the function (its code) and its
+arguments. The code version is a hash of every source file of the ``kdkit`` package that a job
+can run — all of them but :data:`AFTER_JOBS`, the modules that only turn job results into
+claims, figures and pages (a fix to a verdict rule re-renders every report from the cache; a
+test traces every smoke study's jobs and fails if one ever calls into them) — so changed code
+never reuses a stale result, and an interrupted or extended run (more seeds, one more arm)
+recomputes only the new jobs. The platform (:func:`platform_tag`: CPU architecture and the
+vector instruction sets, torch and numpy versions) is part of the folder, because training is
+chaotic enough that a last-bit difference between two CPUs' kernels gives other curves
+(kdkit issue 39): a result computed on another machine is not reused as if it were this one's.
+Each :meth:`Runner.run` counts the jobs it computed and those it took from the cache, and
+appends them to ``$KDKIT_JOB_LOG`` when set (the report's ``run.json`` records them). The root is ``$KDKIT_CACHE`` or ``.cache/kdkit`` in the
 project; ``kdkit cache`` shows its size and ``kdkit cache --clear`` empties it. On a remote
 cluster the cache lives on each worker's disk unless the root is a shared folder.
 """
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import traceback
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -70,15 +79,70 @@ def _short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else f"<{type(value).__name__}>"
 
 
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of every ``.py`` file of the installed ``kdkit`` package (12 hex digits)."""
-    root = Path(__file__).resolve().parent
+# Modules that only read job results (claims, statistics of verdicts, figures, pages, the CLI
+# and the runner): a job never calls them, so they are not part of the code version.
+# tests/test_notebooks.py traces every smoke study's jobs and fails if one does.
+AFTER_JOBS = frozenset({
+    "claims.py", "cli.py", "figure_check.py", "forest.py", "notebook.py", "plots.py",
+    "power.py", "report.py", "runner.py", "scaffold.py", "sequential.py", "site.py",
+    "sweep.py"})
+TRACE_ENV = "KDKIT_TRACE_JOBS"
+JOB_LOG_ENV = "KDKIT_JOB_LOG"
+
+
+@lru_cache(maxsize=4)
+def code_version(root: Path | None = None) -> str:
+    """A hash of the ``.py`` files of the installed ``kdkit`` package (or the package folder
+    ``root``) that jobs run (all but :data:`AFTER_JOBS`), 12 hex digits."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parent
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode())
+        rel = path.relative_to(root)
+        if str(rel) in AFTER_JOBS:
+            continue
+        h.update(str(rel).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
+
+
+@lru_cache(maxsize=1)
+def cpu_info() -> dict:
+    """This machine's CPU as it matters for float results: architecture, model name and the
+    vector instruction sets torch's kernels choose between (from /proc/cpuinfo on Linux)."""
+    import platform
+
+    info = {"machine": platform.machine(), "model": platform.processor() or "", "flags": []}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return info
+    wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni",
+              "amx_tile", "asimd", "sve")
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and not info["model"].strip("x86_64 "):
+            info["model"] = value.strip()
+        elif key in ("flags", "Features") and not info["flags"]:
+            have = set(value.split())
+            info["flags"] = [f for f in wanted if f in have]
+    return info
+
+
+@lru_cache(maxsize=1)
+def platform_tag() -> str:
+    """8 hex digits for what makes float results machine-specific: the CPU's architecture and
+    vector instruction sets (:func:`cpu_info`, not its model name), torch and numpy."""
+    from importlib import metadata
+
+    cpu = cpu_info()
+    parts = [cpu["machine"], *cpu["flags"]]
+    for pkg in ("torch", "numpy"):
+        try:
+            parts.append(f"{pkg}={metadata.version(pkg)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{pkg}=none")
+    return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:8]
 
 
 def cache_root() -> Path:
@@ -127,17 +191,41 @@ def _execute(fn, args, kwargs, location, threads):
     torch.set_num_threads(threads)
     with threadpool_limits(limits=threads):
         if location is None:
-            return fn(*args, **kwargs)
+            return _call(fn, args, kwargs), False
         from joblib import Memory
 
         key = job_key(fn, args, kwargs)
-        return Memory(location, verbose=0).cache(_keyed, ignore=["fn", "args", "kwargs"])(
-            key, fn, args, kwargs)
+        cached = Memory(location, verbose=0).cache(_keyed, ignore=["fn", "args", "kwargs"])
+        hit = cached.check_call_in_cache(key, fn, args, kwargs)
+        return cached(key, fn, args, kwargs), hit
+
+
+def _call(fn, args, kwargs):
+    """``fn(*args, **kwargs)``; with ``$KDKIT_TRACE_JOBS`` set, the source file of every Python
+    function the call runs is appended to that file (the test of :data:`AFTER_JOBS`)."""
+    trace = os.environ.get(TRACE_ENV)
+    if not trace:
+        return fn(*args, **kwargs)
+    import sys
+
+    files: set[str] = set()
+
+    def record(frame, event, arg):
+        if event == "call":
+            files.add(frame.f_code.co_filename)
+
+    sys.setprofile(record)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        sys.setprofile(None)
+        with open(trace, "a") as f:
+            f.writelines(name + "\n" for name in sorted(files))
 
 
 def _keyed(key, fn, args, kwargs):
     """The cached call: joblib keys it by ``key`` alone (:func:`job_key`)."""
-    return fn(*args, **kwargs)
+    return _call(fn, args, kwargs)
 
 
 def job_key(fn, args, kwargs) -> str:
@@ -209,8 +297,10 @@ class Runner:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers, self.threads, self.progress = workers, threads, progress
         self.scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
-        self.location = str(cache_root() / code_version()) if cache else None
+        self.location = (str(cache_root() / f"{code_version()}-{platform_tag()}") if cache
+                         else None)
         self._client = self._cluster = None
+        self.computed = self.cached = 0  # jobs run here and jobs taken from the cache
 
     @property
     def kind(self) -> str:
@@ -248,13 +338,30 @@ class Runner:
         jobs = list(jobs)
         if not jobs:
             return []
+        t0 = time.perf_counter()
         if self.scheduler or self.workers > 1:
             results, failures = self._run_dask(jobs, desc)
         else:
             results, failures = self._run_local(jobs, desc)
+        hits = sum(1 for r in results if r is not None and r[1])
+        results = [r[0] if r is not None else None for r in results]
+        self.cached += hits
+        self.computed += len(jobs) - hits
+        self._log(desc, len(jobs) - hits, hits, time.perf_counter() - t0)
         if failures:
             raise JobsFailed(failures)
         return results
+
+    @staticmethod
+    def _log(desc: str, computed: int, cached: int, seconds: float) -> None:
+        """One JSON line per :meth:`run` to ``$KDKIT_JOB_LOG`` (when set)."""
+        path = os.environ.get(JOB_LOG_ENV)
+        if path:
+            import json
+
+            with open(path, "a") as f:
+                f.write(json.dumps({"desc": desc, "computed": computed, "cached": cached,
+                                    "seconds": round(seconds, 2)}) + "\n")
 
     def map(self, fn: Callable, items: Sequence, desc: str = "jobs", **kwargs) -> list:
         """``run([Job(fn, (item,), kwargs) for item in items])``."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
+from . import jobs as _jobs
 from . import params as _params
 from .project import find_project
 
@@ -210,6 +211,7 @@ def report_lock(out_root: Path, name: str, log=print):
 
 
 KERNEL_LOG = "kernel.log"  # the kernel process's stderr; kept only in NAME.failed/
+JOB_LOG = "jobs.log"  # the jobs computed and cached (kdkit.jobs.Runner), summed into run.json
 
 
 class Interrupted(Exception):
@@ -285,6 +287,9 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
     status, error = "ok", None
     log(f"[kdkit] {name}: started ({plan.source}); writing to {final}")
     injected = {**plan.values, "report_dir": str(tmp.resolve()), "smoke": plan.mode == "smoke"}
+    job_log = tmp / JOB_LOG
+    old_log = os.environ.get(_jobs.JOB_LOG_ENV)
+    os.environ[_jobs.JOB_LOG_ENV] = str(job_log.resolve())  # the kernel inherits it
     try:
         with open(tmp / KERNEL_LOG, "w") as klog:
             pm.execute_notebook(str(nb), str(tmp / "notebook.ipynb"), parameters=injected,
@@ -295,8 +300,15 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
     except Exception as e:  # PapermillExecutionError carries the cell's exception name + value
         status = "failed"
         error = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
+    finally:
+        if old_log is None:
+            os.environ.pop(_jobs.JOB_LOG_ENV, None)
+        else:
+            os.environ[_jobs.JOB_LOG_ENV] = old_log
     duration = time.perf_counter() - t0
     commit, dirty = git_state()
+    jobs_done = job_counts(job_log)
+    job_log.unlink(missing_ok=True)
     run = {
         "study": plan.study, "report": name, "mode": plan.mode, "status": status,
         "params": {k: v for k, v in plan.values.items() if k not in _params.RESERVED},
@@ -307,7 +319,9 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
         "start": started.isoformat(timespec="seconds"),
         "end": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(duration, 1),
+        "jobs": jobs_done, "cpu": _jobs.cpu_info(), "job_cache_platform": _jobs.platform_tag(),
     }
+    run["looks"] = look_records(plan, _read_run(final), run)
     if error:
         run["error"] = error.strip().splitlines()[0][:500]
     if status == "ok":
@@ -335,6 +349,54 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
             f"executed notebook is in {failed}/notebook.ipynb")
     write_index(out_root)
     return status == "ok"
+
+
+def job_counts(path: Path) -> dict:
+    """The jobs a run computed and took from the cache, summed over the lines that
+    :class:`kdkit.jobs.Runner` appended to ``path``."""
+    out = {"computed": 0, "cached": 0}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        out["computed"] += int(row.get("computed", 0))
+        out["cached"] += int(row.get("cached", 0))
+    return out
+
+
+def look_records(plan: Plan, previous: dict, run: dict) -> list[dict]:
+    """Every look of a seed plan so far, this run's last: its seed count and seeds, the α
+    it spent, wall time, jobs computed and cached, and commit. The earlier looks come from
+    the report already there (``previous``: its run.json) when it ran the same plan with
+    fewer seeds; a run without a seed plan is one look at the full α."""
+    from .sequential import SeedPlan
+
+    seeds = plan.values.get("seeds")
+    try:
+        seq = SeedPlan.from_param(seeds)
+    except ValueError:
+        seq = None
+    if seq is None:
+        n, alpha, earlier = (len(seeds) if isinstance(seeds, list) else None), 0.05, []
+        seed_list = list(seeds) if isinstance(seeds, list) else None
+    else:
+        n = int(seeds.get("n", seq.start))
+        alpha, seed_list = seq.alpha(n), seq.seeds(n)
+        same = (previous.get("mode") == run["mode"] and previous.get("status") == "ok"
+                and SeedPlan.from_param(previous.get("seeds")) == seq
+                if isinstance(previous.get("seeds"), dict) else False)
+        earlier = [look for look in previous.get("looks", []) if same
+                   and isinstance(look.get("n"), int) and look["n"] < n]
+    this = {"n": n, "seeds": seed_list, "alpha": alpha,
+            "duration_s": run["duration_s"], "jobs_computed": run["jobs"]["computed"],
+            "jobs_cached": run["jobs"]["cached"], "git_commit": run["git_commit"],
+            "git_dirty": run["git_dirty"], "start": run["start"]}
+    return earlier + [this]
 
 
 def _kernel_manager(kernel_log=None):

@@ -159,3 +159,41 @@ def test_freed_memory_is_kept_for_reuse_on_glibc():
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("not glibc")
     assert keep_freed_memory() is True and keep_freed_memory() is True  # idempotent
+
+
+def test_code_version_ignores_the_modules_that_only_read_job_results(tmp_path):
+    import shutil
+
+    pkg = tmp_path / "kdkit"
+    shutil.copytree(Path(jobs.__file__).parent, pkg,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    version = jobs.code_version.__wrapped__  # not the lru_cache of the installed package
+    before = version(pkg)
+    (pkg / "claims.py").write_text((pkg / "claims.py").read_text() + "\n# a verdict rule\n")
+    (pkg / "site.py").write_text((pkg / "site.py").read_text() + "\n# a page\n")
+    assert version(pkg) == before
+    (pkg / "distill" / "htd.py").write_text((pkg / "distill" / "htd.py").read_text() + "\n#\n")
+    assert version(pkg) != before
+
+
+def test_the_cache_folder_names_the_platform(tmp_path, monkeypatch):
+    monkeypatch.setenv(jobs.CACHE_ENV, str(tmp_path / "cache"))
+    r = Runner(cache=True, progress=False)
+    assert Path(r.location).name == f"{jobs.code_version()}-{jobs.platform_tag()}"
+    assert len(jobs.platform_tag()) == 8 and jobs.cpu_info()["machine"]
+
+
+def test_runs_count_jobs_computed_and_cached_into_the_job_log(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv(jobs.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(jobs.JOB_LOG_ENV, str(tmp_path / "jobs.log"))
+    log = str(tmp_path / "log")
+    r = Runner(cache=True, progress=False)
+    assert r.run([Job(square, (4,), {"log": log}), Job(square, (5,), {"log": log})]) == [16, 25]
+    assert r.run([Job(square, (4,), {"log": log}), Job(square, (6,), {"log": log})],
+                 desc="again") == [16, 36]
+    assert (r.computed, r.cached) == (3, 1)
+    lines = [json.loads(x) for x in (tmp_path / "jobs.log").read_text().splitlines()]
+    assert [(x["desc"], x["computed"], x["cached"]) for x in lines] == [("jobs", 2, 0),
+                                                                        ("again", 1, 1)]

@@ -15,6 +15,22 @@ from kdkit.claims import CLAIM_COLUMNS, VERDICTS
 pytestmark = pytest.mark.notebook
 
 
+@pytest.fixture(scope="module", autouse=True)
+def job_trace(tmp_path_factory):
+    """Every smoke run's jobs record the source files they run (kdkit.jobs.TRACE_ENV)."""
+    import os
+
+    from kdkit import jobs
+    path = tmp_path_factory.mktemp("trace") / "files.txt"
+    old = os.environ.get(jobs.TRACE_ENV)
+    os.environ[jobs.TRACE_ENV] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop(jobs.TRACE_ENV)
+    else:
+        os.environ[jobs.TRACE_ENV] = old
+
+
 def smoke(tmp_path_factory, study, *overrides):
     """Run ``study`` with its notebook defaults into a fresh folder; return the report."""
     out = tmp_path_factory.mktemp("reports")
@@ -200,3 +216,17 @@ def test_notebooks_are_stored_without_outputs_and_with_the_kernel_jupyter_writes
         assert nb.metadata["kernelspec"]["display_name"] == "Python 3 (ipykernel)", study
         assert all(not c.get("outputs") and c.get("execution_count") is None
                    for c in nb.cells if c.cell_type == "code"), study
+
+
+def test_no_job_runs_a_module_left_out_of_the_job_cache_key(job_trace):
+    # the job cache's code version leaves out kdkit.jobs.AFTER_JOBS; a job that ran one of
+    # them could reuse a result computed by other code. Every study's smoke jobs ran above.
+    from pathlib import Path
+
+    from kdkit import jobs
+    package = Path(jobs.__file__).resolve().parent
+    files = {Path(f).resolve() for f in job_trace.read_text().split("\n") if f}
+    ours = {f.relative_to(package).as_posix() for f in files if package in f.parents}
+    assert {"studies/topology_kd.py", "studies/bpr_kd.py", "studies/geometric_kd.py",
+            "studies/fisher_layerwise.py"} <= ours  # the trace saw every study's jobs
+    assert not ours & jobs.AFTER_JOBS

@@ -162,9 +162,18 @@ def test_until_decided_adds_seeds_look_by_look(tmp_path, monkeypatch):
     assert json.loads((out / "seq" / "metrics.json").read_text())["n"] == 15
     note = (out / "seq" / "claims.csv").read_text()
     assert "look at 15 of 15 planned seeds" in note
+    # every look is on the record: seeds, the α it spent, time, jobs, commit
+    looks = json.loads((out / "seq" / "run.json").read_text())["looks"]
+    assert [look["n"] for look in looks] == [5, 10, 15]
+    assert looks[1]["seeds"] == list(range(10))
+    assert sum(look["alpha"] for look in looks) == pytest.approx(0.05)
+    assert all(look["duration_s"] > 0 and "git_commit" in look and look["jobs_computed"] == 0
+               for look in looks)
     # a large effect is decided at the first look (5 seeds, α spent there 0.05 · 5/15)
     assert run("seq", *plan, "-p", "effect=5.0", "--until-decided", "--out", str(out)) == 0
     assert json.loads((out / "seq" / "metrics.json").read_text())["n"] == 5
+    # a new first look starts the record anew
+    assert [x["n"] for x in json.loads((out / "seq" / "run.json").read_text())["looks"]] == [5]
     assert "supported" in (out / "seq" / "claims.csv").read_text()
 
 

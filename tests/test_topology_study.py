@@ -103,11 +103,12 @@ def test_ids_primary_family_delta_and_size_claims_off_citeulike():
     # at dim 32 the KD students were not trained: the declared primary says why
     large = out["ftd>htd@32"]
     assert large.verdict == "not testable" and "no better than" in large.note
-    # the paper's +18 % / +28 % are size claims, judged at dim 4 (φ = 1/16, the paper's
-    # small-student regime) and saying how the setting differs
+    # the paper's +18 % / +28 % are size claims held against dim 4 (φ = 1/16, the paper's
+    # small-student regime), but on MovieLens-100k they are not testable: the setting differs
+    # (kdkit issue 39; they are judged in topology_kd-citeulike, the paper's regime)
     size = out["size:ftd>student@4"]
-    assert size.verdict != "not testable" and "small-student regime" in size.note
-    assert "MovieLens" in size.note
+    assert size.verdict == "not testable" and "MovieLens" in size.note
+    assert size.measured is not None  # the measured relative effect is still shown
     assert "size:ftd>student@32" not in out  # φ = 1/2: no logged gain to hold it against
     # "FTD for large students" as the paper's own log shows it
     assert out["log:ftd>htd@large"].verdict == "not supported"
@@ -136,16 +137,17 @@ def test_size_claims_are_judged_only_in_the_papers_setting():
 
 
 def test_size_claim_whose_runs_exclude_the_papers_gain_is_not_supported():
-    """The issue's case: at dim 4 the per-seed relative gains of FTD sit near 0 (±2 %), far
-    from the paper's +18 %: the size claim is judged there and rejected, not left open."""
+    """In the paper's setting (CiteULike, teacher 200, student 10, its protocol) per-seed
+    relative gains of FTD near 0 (±2 %), far from the paper's +18 %: the size claim is judged
+    and rejected, not left open."""
     vals = {}
     for s, e in enumerate([0.01, -0.02, 0.0, 0.02, -0.01, 0.015, -0.005, 0.0]):
-        vals |= {(s, "teacher", 64): 0.40, (s, "student", 4): 0.30,
-                 (s, "ftd", 4): 0.30 * (1 + e), (s, "htd", 4): 0.30 * (1 - e)}
-    out = {c.id: c for c in finalize(claims(_results(vals), M, teacher_dim=64,
-                                            citeulike=False, protocol=Protocol(patience=3)))}
-    assert out["size:ftd>student@4"].verdict == "not supported"
-    assert out["size:htd>student@4"].verdict == "not supported"
+        vals |= {(s, "teacher", 200): 0.40, (s, "student", 10): 0.30,
+                 (s, "ftd", 10): 0.30 * (1 + e), (s, "htd", 10): 0.30 * (1 - e)}
+    out = {c.id: c for c in finalize(claims(_results(vals), M, teacher_dim=200,
+                                            citeulike=True, protocol=Protocol()))}
+    assert out["size:ftd>student@10"].verdict == "not supported"
+    assert out["size:htd>student@10"].verdict == "not supported"
 
 
 def test_tuning_gives_every_arm_the_same_grid_and_keeps_its_best_validation_point(monkeypatch):

@@ -110,10 +110,10 @@ def test_size_claim_is_separate_and_needs_a_comparable_setting():
     assert elsewhere.verdict == "not testable" and "synthetic data" in elsewhere.note
     assert elsewhere.test is None  # not in any Holm family
     rel = np.divide(a, b) - 1
-    c = finalize([size_claim(a, b, "by 44 %", 0.44, key="s")])[0]
+    c = finalize([size_claim(a, b, "by 44 %", 0.44, differs="", key="s")])[0]
     assert c.p == pytest.approx(prediction_p(rel, 0.44))
     assert c.verdict == "not supported"  # +44 % lies far outside where one run falls here
-    c = finalize([size_claim(a, b, "by 10 %", 0.10, key="s")])[0]
+    c = finalize([size_claim(a, b, "by 10 %", 0.10, differs="", key="s")])[0]
     assert c.verdict == "supported"      # consistent with our runs, and the sign holds
     # the direction claim on the same data is judged by the paired test alone
     d = finalize([paired_claim(a, b, ">", "teacher beats student", claimed_rel=0.44)])[0]
@@ -290,3 +290,35 @@ def test_the_look_is_the_run_s_seed_count_not_a_claim_s():
     a, b = rng.normal(1, 1, 9), rng.normal(0, 1, 9)
     c = finalize([paired_claim(a, b, ">", "nine seeds", key="k")], plan=plan, look=10)[0]
     assert "look at 10 of 20 planned seeds, α spent here 0.0125" in c.note
+
+
+def test_every_size_claim_states_its_setting_difference_and_never_in_a_note():
+    # kdkit issue 39: topology_kd passed the difference as note=, so "+28 %" was judged on
+    # MovieLens-100k. Every call of size_claim in kdkit and the plug-ins passes differs=, and
+    # no call hands a difference over as its note.
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    calls = 0
+    for path in [*(root / "kdkit").rglob("*.py"), *(root / "plugins").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "size_claim":
+                calls += 1
+                kw = {k.arg: k.value for k in node.keywords}
+                assert "differs" in kw, f"{path.name}:{node.lineno} size_claim without differs="
+                note = ast.unparse(kw["note"]) if "note" in kw else ""
+                assert "differs" not in note, f"{path.name}:{node.lineno}: a difference as note"
+    assert calls >= 6
+
+
+def test_topology_size_claims_on_movielens_are_not_testable():
+    from kdkit.studies.topology_kd import Protocol, size_setting
+    ref, differs = size_setting(4, [2, 4, 8, 16], teacher_dim=64, citeulike=False,
+                                protocol=Protocol())
+    assert ref == 10 and "MovieLens-100k" in differs
+    a, b = [0.33, 0.34, 0.32, 0.35, 0.33], [0.31, 0.32, 0.31, 0.33, 0.31]
+    assert size_claim(a, b, "HTD by +28 %", 0.28, differs=differs).verdict == "not testable"
+    ref, differs = size_setting(10, [10, 20], teacher_dim=200, citeulike=True,
+                                protocol=Protocol())
+    assert (ref, differs) == (10, "")  # the paper's regime: judged

@@ -564,12 +564,8 @@ def claims(results: pd.DataFrame, metric: str, *, teacher_dim: int, citeulike: b
             sv = f"{REFERENCE_CITEULIKE[m][ref]} vs {base} (CiteULike dim {ref}, {rel:+.1%})"
             key = claim_id(f"size:{m}>student", dim)
             if m in test and "student" in test:
-                out.append(size_claim(
-                    test[m], test["student"], text, rel, source_value=sv, key=key,
-                    gates=[gate], note="" if not differs else
-                    f"judged in the paper's small-student regime (φ = {phi:g} against its "
-                    f"{ref / 200:g}), where its gain was logged; the setting differs: "
-                    f"{differs}"))
+                out.append(size_claim(test[m], test["student"], text, rel, differs=differs,
+                                      source_value=sv, key=key, gates=[gate]))
             elif untrained is not None:
                 out.append(Claim(text, sv, None, None, None, "not testable", untrained.reason,
                                  id=key))

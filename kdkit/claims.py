@@ -18,7 +18,12 @@ rules, applied to the whole table at once by :func:`finalize` (``Report.claims``
   (verdict ``not supported``, the note says "equivalent within ±δ"; Holm-adjusted p in
   ``p_equiv``). Otherwise ``inconclusive``, and the note says whether that is for want of seeds
   (the minimum detectable effect exceeds δ, or the source's effect) or because the effect sits
-  near δ;
+  near δ. Every equivalence verdict's note gives the raw TOST p at 0.5δ, 0.75δ and δ
+  (:func:`delta_sensitivity`), so a verdict that holds only at the declared δ shows it;
+* **significant but smaller than δ**: a decided direction claim whose whole 95 % CI lies inside
+  (−δ, δ) keeps its verdict, and its note leads with "supported, smaller than δ" (or "not
+  supported, smaller than δ"): the effect is real but below the smallest that matters
+  (:func:`below_delta`);
 * a **size** claim ("A beats B by the source's amount", :func:`size_claim`) is separate from the
   direction claim. It is judged only where our setting matches the source's (data, sizes,
   protocol); elsewhere it is ``not testable`` and says why. Where it is judged, the source's
@@ -28,7 +33,9 @@ rules, applied to the whole table at once by :func:`finalize` (``Report.claims``
   otherwise;
 * **power** on every tested claim: ``mde`` is the effect the claim's seeds detect with 80 %
   power at its Holm level (from the observed SD of the per-seed differences), ``seeds_needed``
-  the seeds that would detect the source's effect (or δ) there (:mod:`kdkit.power`);
+  the seeds that would detect the source's effect (or δ) there (:mod:`kdkit.power`), both for
+  the test actually used: where the sign-flip test's smallest p (2/2^n) is not below the
+  claim's level, ``mde`` is infinite and the note says the claim is undecidable at n seeds;
 * **sequential seeds**: with a seed plan (:mod:`kdkit.sequential`) the look at n seeds judges
   with its share α_k of α, so the false-decision rate stays at α over all looks;
 * **minimum evidence**: with fewer than ``min_seeds`` (5) seeds a tested claim is
@@ -89,6 +96,7 @@ class Test:
     target: float | None = None       # effect for seeds_needed: the source's, else δ
     target_name: str = ""             # "the source's effect" | "δ"
     signed: bool = False              # size claims: our mean effect has the claimed sign
+    diffs: tuple = ()                 # the per-seed differences A − B (δ sensitivity)
 
 
 @dataclass
@@ -231,7 +239,7 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
         target, target_name = claimed, "the source's effect"
     p_eq = equivalence_test(a - b, delta) if delta else None
     test = Test(expect, c.n, c.mean_diff, how, note or "", tuple(gates), "direction", c.sd,
-                delta, delta_why, p_eq, target, target_name)
+                delta, delta_why, p_eq, target, target_name, diffs=tuple(map(float, a - b)))
     verdict = equivalence_verdict(c.p_value, p_eq, c.mean_diff, expect)
     return Claim(text, source_value, c.mean_diff, c.ci_low, c.ci_high, verdict,
                  _join(how, note or ""), p=c.p_value, id=key, family=family,
@@ -351,7 +359,7 @@ def _family(c: Claim, primary) -> str:
 
 def _power_note(c: Claim, t: Test, level: float) -> tuple[float | None, int | None, str]:
     """MDE and seeds needed at ``level``, and for an inconclusive claim which case it is."""
-    from .power import mde, seeds_needed
+    from .power import mde, min_attainable_p, seeds_needed
 
     if not math.isfinite(t.sd):
         return None, None, ""
@@ -359,6 +367,11 @@ def _power_note(c: Claim, t: Test, level: float) -> tuple[float | None, int | No
     need = seeds_needed(t.target, t.sd, level) if t.target else None
     if c.verdict != "inconclusive" or t.kind != "direction":
         return m, need, ""
+    if math.isinf(m):
+        more = f"; about {need} seeds would detect {t.target_name or 'δ'}" if need else ""
+        return m, need, (f"undecidable at {t.n} seeds: the paired test's smallest p there "
+                         f"({min_attainable_p(t.n):.3g}, sign-flip) is not below this "
+                         f"claim's level ({level:.3g}){more}")
     goal = abs(t.target) if t.target else None
     name = t.target_name or "δ"
     if goal is None:
@@ -457,9 +470,44 @@ def _holm_families(out: list[Claim], judged: list[int], level: float, plan,
                     why = f": {t.delta_why}" if t.delta_why else ""
                     extra = (f"equivalent within ±{t.delta:.4g} (no effect larger than δ; "
                              f"TOST, Holm p = {p_eq:.3g}){why}")
+            if extra:
+                extra = _join(extra, delta_sensitivity(t))
+            elif t.kind == "direction" and verdict != "inconclusive":
+                extra = below_delta(c, t)
             c = replace(c, p_holm=p_holm, p_equiv=p_eq, verdict=verdict)
             mde_, need, power_note = _power_note(c, t, claim_level) if power else \
                 (None, None, "")
             passed = [g.reason for g in t.gates]
             out[i] = replace(c, mde=mde_, seeds_needed=need,
                              note=_join(extra, holm_note, *passed, t.note, power_note))
+
+
+DELTA_FRACTIONS = (0.5, 0.75, 1.0)
+
+
+def delta_sensitivity(t: Test) -> str:
+    """An equivalence verdict's sensitivity to δ: the raw TOST p at 0.5δ, 0.75δ and δ (kdkit
+    issue 39: every equivalence verdict flipped to inconclusive when δ shrank by 20–25 %). A
+    reader sees at once whether "no effect larger than δ" also holds for a stricter δ."""
+    from .stats import equivalence_test
+
+    if not t.delta or len(t.diffs) < 2:
+        return ""
+    ps = [f"{f:g}δ = {f * t.delta:.4g}: {equivalence_test(t.diffs, f * t.delta):.3g}"
+          for f in DELTA_FRACTIONS]
+    return "TOST p (raw) at " + "; ".join(ps)
+
+
+def below_delta(c: Claim, t: Test) -> str:
+    """The rule for a decided direction claim whose whole CI lies inside (−δ, δ): the effect
+    is real (significant) but smaller than the smallest effect that matters. The verdict
+    stands; the note leads with "smaller than δ" and every page shows it (kdkit issue 37:
+    cross_paradigm's cross>same, +0.0062 [0.0026, 0.0097] against δ = 0.01, read as plainly
+    supported)."""
+    if not t.delta or c.ci_low is None or c.ci_high is None:
+        return ""
+    if -t.delta < c.ci_low and c.ci_high < t.delta:
+        return (f"{c.verdict}, smaller than δ: significant, but the whole 95 % CI "
+                f"[{c.ci_low:.4g}, {c.ci_high:.4g}] lies within ±δ = {t.delta:.4g}, the "
+                "smallest effect that matters")
+    return ""

@@ -322,3 +322,55 @@ def test_topology_size_claims_on_movielens_are_not_testable():
     ref, differs = size_setting(10, [10, 20], teacher_dim=200, citeulike=True,
                                 protocol=Protocol())
     assert (ref, differs) == (10, "")  # the paper's regime: judged
+
+
+def test_power_counts_the_sign_flip_floor_of_the_test_actually_used():
+    # kdkit issue 39: at 10 seeds the sign-flip test's smallest two-sided p is 2/2^10 = 0.00195;
+    # a claim judged at level 0.0016 can never be decided there, whatever the effect
+    from kdkit.power import min_attainable_p
+    from kdkit.stats import paired_test
+    assert min_attainable_p(10) == pytest.approx(0.001953125)
+    assert min_attainable_p(7) == 0.0  # the t-test
+    rng = np.random.default_rng(0)
+    ps = [paired_test(rng.normal(5.0, 1.0, 10), np.zeros(10)).p_value for _ in range(200)]
+    assert min(ps) >= 0.00195  # simulated power at level 0.0016: 0
+    assert power(5.0, 1.0, 10, 0.0016) == 0.0 and mde(1.0, 10, 0.0016) == float("inf")
+    assert power(5.0, 1.0, 10, 0.0025) > 0.99  # above the floor the t-based power holds
+    # an effect the t-test would detect at 10 seeds needs 11 (2/2^11 = 0.00098 < 0.0016)
+    assert seeds_needed(1.8, 1.0, 0.0016) == 11
+    assert seeds_needed(0.5, 1.0, 0.05) == 34  # far from the floor: the t-based count
+    # in a table: 32 tests in the primary family put the strongest claim's Holm level at
+    # 0.05/32 = 0.0016; its 10 all-positive differences give the floor p = 0.00195
+    strong = paired_claim(rng.normal(3.0, 0.1, 10), np.zeros(10), ">", "a", key="a")
+    weak = [paired_claim(rng.normal(0.0, 1.0, 10), np.zeros(10), ">", x, key=x)
+            for x in "bcdefghijklmnopqrstuvwxyzABCDEF"]
+    c = {x.id: x for x in finalize([strong, *weak], primary=["a", *"bcdefghijklmnopqrstuvwxyzABCDEF"])}
+    assert c["a"].verdict == "inconclusive" and c["a"].mde == float("inf")
+    assert "undecidable at 10 seeds" in c["a"].note and "0.00195" in c["a"].note
+
+
+def test_significant_but_smaller_than_delta_says_so():
+    # kdkit issue 37's case: a clear effect whose whole CI lies below δ = 0.01
+    rng = np.random.default_rng(3)
+    d = 0.006 + rng.normal(0, 0.002, 15)
+    c = finalize([paired_claim(d, np.zeros(15), ">", "cross beats same", key="x", delta=0.01)],
+                 primary=["x"])[0]
+    assert c.verdict == "supported" and c.ci_high < 0.01
+    assert c.note.startswith("supported, smaller than δ")
+    big = finalize([paired_claim(d + 0.02, np.zeros(15), ">", "a", key="x", delta=0.01)])[0]
+    assert big.verdict == "supported" and "smaller than δ" not in big.note
+    # the same effect in the unclaimed direction: not supported, and smaller than δ
+    neg = finalize([paired_claim(-d, np.zeros(15), ">", "a", key="x", delta=0.01)])[0]
+    assert neg.verdict == "not supported" and neg.note.startswith("not supported, smaller")
+
+
+def test_equivalence_verdicts_show_tost_at_three_deltas():
+    from kdkit.stats import equivalence_test
+    rng = np.random.default_rng(4)
+    d = rng.normal(0.0, 0.004, 15)
+    c = finalize([paired_claim(d, np.zeros(15), ">", "a", key="x", delta=0.01)],
+                 primary=["x"])[0]
+    assert c.verdict == "not supported" and "equivalent within ±0.01" in c.note
+    for f in (0.5, 0.75, 1.0):
+        assert f"{f:g}δ = {f * 0.01:.4g}: {equivalence_test(d, f * 0.01):.3g}" in c.note
+    assert equivalence_test(d, 0.005) > equivalence_test(d, 0.01)  # stricter δ, larger p

@@ -5,7 +5,9 @@ rules, applied to the whole table at once by :func:`finalize` (``Report.claims``
 
 * **families**: every claim belongs to one. ``primary`` holds the source's headline claims in
   the setting closest to the source's, declared by id in the study's params (``primary``)
-  *before* the run; ``secondary`` the same questions in other settings (every other tested
+  *before* the run; ``gate`` the preconditions stated as claims ("the teacher beats the
+  student alone", :data:`GATE_ID`, declared or not: a design check, never counted among the
+  source's claims); ``secondary`` the same questions in other settings (every other tested
   claim); ``descriptive`` values, sizes and latencies. Holm (1979) runs **within each family**,
   over every hypothesis the family tests (direction, equivalence and size tests alike);
   the page shows the primary family first. A declared primary id that the run did not produce
@@ -55,12 +57,16 @@ rules, applied to the whole table at once by :func:`finalize` (``Report.claims``
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 VERDICTS = ("supported", "not supported", "inconclusive", "not testable")
-FAMILIES = ("primary", "secondary", "descriptive")
+FAMILIES = ("primary", "gate", "secondary", "descriptive")
+# Preconditions stated as claims ("the teacher beats the student alone", by claim id): the
+# ``gate`` family, never a source claim (kdkit issue 39).
+GATE_ID = re.compile(r"^teacher>(student|alone)(@|$|/)")
 CLAIM_COLUMNS = ("id", "claim", "family", "source_value", "measured", "ci_low", "ci_high", "p",
                  "p_exact", "p_holm", "p_equiv", "delta", "source_effect", "mde",
                  "seeds_needed", "verdict", "note")
@@ -346,8 +352,11 @@ def teacher_gate(teacher, student, *, metric: str = "", alpha: float = ALPHA,
 
 
 def _family(c: Claim, primary) -> str:
-    """Declared primary, else the claim's own family, else secondary for a question (tested, or
-    left undecided: not testable or inconclusive) and descriptive for a judged value."""
+    """``gate`` for a precondition (:data:`GATE_ID`), else declared primary, else the claim's
+    own family, else secondary for a question (tested, or left undecided: not testable or
+    inconclusive) and descriptive for a judged value."""
+    if c.id and GATE_ID.match(c.id):
+        return "gate"
     if c.id and c.id in primary:
         return "primary"
     if c.family:

@@ -64,7 +64,7 @@ def test_ids_families_delta_and_size_claims():
     out = {c.id: c for c in finalize(rows, smoke=True,
                                      primary=["teacher>student@32/synthetic",
                                               "kd_margin<student@32/synthetic"])}
-    assert out["teacher>student@32/synthetic"].family == "primary"
+    assert out["teacher>student@32/synthetic"].family == "gate"  # a precondition
     assert out["kd_margin<student@32/synthetic"].delta == 0.005
     assert out["kd_sigmoid<student@32/synthetic"].family == "secondary"
     for key in ("params:teacher", "latency:kd_margin<teacher/synthetic",

@@ -374,3 +374,22 @@ def test_equivalence_verdicts_show_tost_at_three_deltas():
     for f in (0.5, 0.75, 1.0):
         assert f"{f:g}δ = {f * 0.01:.4g}: {equivalence_test(d, f * 0.01):.3g}" in c.note
     assert equivalence_test(d, 0.005) > equivalence_test(d, 0.01)  # stricter δ, larger p
+
+
+def test_preconditions_are_a_gate_family_never_a_source_claim():
+    rng = np.random.default_rng(5)
+    rows = [paired_claim(rng.normal(0.1, 0.01, 10), np.zeros(10), ">", "teacher beats student",
+                         key="teacher>student@8/synthetic"),
+            paired_claim(rng.normal(0.1, 0.01, 10), np.zeros(10), ">", "teacher beats alone",
+                         key="teacher>alone"),
+            paired_claim(rng.normal(0.02, 0.01, 10), np.zeros(10), ">", "KD helps",
+                         key="kd>alone"),
+            paired_claim(rng.normal(0.1, 0.01, 10), np.zeros(10), ">", "the 1-NN teacher is "
+                         "accurate (a source claim)", key="teacher>ce")]
+    out = {c.id: c for c in finalize(rows, primary=["teacher>alone", "kd>alone", "teacher>ce"])}
+    assert out["teacher>student@8/synthetic"].family == "gate"
+    assert out["teacher>alone"].family == "gate"  # even when declared primary
+    assert out["kd>alone"].family == "primary" and out["teacher>ce"].family == "primary"
+    assert "Holm over the 2 tests of the gate family" in out["teacher>alone"].note
+    assert "Holm over the 2 tests of the primary family" in out["kd>alone"].note
+    assert [c.family for c in finalize(rows)][:2] == ["gate", "gate"]  # after primary

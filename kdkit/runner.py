@@ -189,25 +189,40 @@ def clean_leftovers(out_root: Path, name: str, log=print) -> None:
 
 @contextlib.contextmanager
 def report_lock(out_root: Path, name: str, log=print):
-    """An exclusive lock on one report folder; a second run waits (and says so)."""
+    """An exclusive lock on one report folder; a second run waits (and says so). The lock
+    file is removed when the run ends, however it ends: a run that waited on a file its holder
+    has since removed takes the lock again on the new one (the inode check)."""
     path = out_root / f".{name}.lock"
-    with open(path, "a+") as f:
+    told = False
+    while True:
+        f = open(path, "a+")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "?"
-            log(f"[kdkit] {name}: another kdkit run (pid {holder}) is writing this report; "
-                "waiting for it to finish")
+            if not told:
+                f.seek(0)
+                holder = f.read().strip() or "?"
+                log(f"[kdkit] {name}: another kdkit run (pid {holder}) is writing this "
+                    "report; waiting for it to finish")
+                told = True
             fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            same = os.fstat(f.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        f.close()  # the holder removed the file while we waited: lock the new one
+    try:
         f.seek(0)
         f.truncate()
         f.write(str(os.getpid()))
         f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
 
 
 KERNEL_LOG = "kernel.log"  # the kernel process's stderr; kept only in NAME.failed/
@@ -233,6 +248,19 @@ def _interruptible():
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def quiet_after_interrupt() -> None:
+    """After the one line an interrupted run prints: the notebook client's abandoned cell task
+    would log "Task exception was never retrieved" with the kernel's coloured traceback at
+    interpreter exit (about a hundred lines), and the Dask client's closing warnings after it.
+    The run said what happened and what was kept; silence the rest."""
+    import logging
+    import warnings
+
+    for name in ("asyncio", "distributed", "tornado", "traitlets"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    warnings.simplefilter("ignore")
 
 
 def threading_main() -> bool:
@@ -544,6 +572,7 @@ def main_run(names: list[str], *, all_studies: bool, params_file: str | None, sm
                 look = next_look(look, out_root) if ok else None
             results.append((plan.name, ok, time.perf_counter() - t0))
     except (Interrupted, KeyboardInterrupt):
+        quiet_after_interrupt()
         return 130
     if len(plans) > 1:
         print(summary_table(results, out_root))

@@ -286,3 +286,37 @@ def test_committed_params_plan_a_full_run(name):
     assert plan.mode == "full" and plan.source.startswith("params/")
     if name in runner.studies():  # make reports: --until-decided needs a seed plan and primaries
         runner.check_until_decided([plan])
+
+
+def test_ctrl_c_in_a_terminal_during_dask_jobs_prints_one_line_and_leaves_no_lock(project):
+    """kdkit issue 38: Ctrl-C in a terminal (SIGINT to the whole process group: the CLI, the
+    kernel, the Dask workers) printed 100+ lines of "Task exception was never retrieved" and
+    left reports/.NAME.lock behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_notebook(project / "notebooks" / "dasky.ipynb", "marker = None\nsmoke = True\n"
+                   "report_dir = None\n",
+                   "import time\nfrom kdkit.jobs import Job, Runner\nopen(marker, 'w').close()\n"
+                   "with Runner(workers=2, progress=False) as r:\n"
+                   "    r.run([Job(time.sleep, (60,)), Job(time.sleep, (60,))])\n")
+    marker = project / "kernel-started"
+    proc = subprocess.Popen([sys.executable, "-m", "kdkit.cli", "run", "dasky", "-p",
+                             f"marker={marker}", "--no-progress", "--replace"],
+                            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not marker.exists():
+        time.sleep(0.2)
+    assert marker.exists(), "the kernel never started"
+    time.sleep(6)  # the workers are up and sleeping
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130
+    lines = out.strip().splitlines()
+    assert lines[-1] == "[kdkit] dasky: interrupted (SIGINT); no report was written"
+    assert err.strip() == ""
+    assert sorted(p.name for p in (project / "reports").iterdir()) == []  # no lock, no temp

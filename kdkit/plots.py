@@ -43,6 +43,12 @@ _FIXED = {
     "soft": "#E69F00", "soft+transfer": "#009E73", "stacking": "#CC79A7",
 }
 _assigned: dict[str, str] = {}
+# Plug-in methods and other unnamed arms: colours that no built-in arm uses (the fixed ones
+# above take all of Okabe & Ito's seven), from Paul Tol's "muted" and "dark" schemes
+# (https://personal.sron.nl/~pault/), the ones far from every fixed colour. Ten plug-ins in
+# one figure would start over.
+EXTRA = ["#882255", "#332288", "#999933", "#AA4499", "#117733", "#661100", "#6699CC",
+         "#DDAA33", "#BB5566", "#004488"]
 
 
 def theme() -> None:
@@ -62,7 +68,8 @@ def _key(label: str) -> str:
 
 def color(label: str) -> str:
     """The colour of a method, the same in every figure: fixed for the methods every study
-    shares, grey for controls, else the next unused palette colour (stable per label)."""
+    shares, grey for controls, black for teachers, else the next colour of :data:`EXTRA` that
+    no other arm has (stable per label within a process; never a built-in arm's colour)."""
     k = _key(label)
     if k in _FIXED:
         return _FIXED[k]
@@ -75,8 +82,8 @@ def color(label: str) -> str:
         return "#000000"
     if k not in _assigned:
         used = set(_assigned.values())
-        free = [c for c in OKABE_ITO[:-1] if c not in used] or OKABE_ITO[:-1]
-        _assigned[k] = free[len(_assigned) % len(free)]
+        free = [c for c in EXTRA if c not in used] or EXTRA
+        _assigned[k] = free[0] if free is not EXTRA else EXTRA[len(_assigned) % len(EXTRA)]
     return _assigned[k]
 
 

@@ -80,3 +80,18 @@ def test_error_bars_of_single_runs_are_not_labelled_as_confidence_intervals():
     fig = plots.errorbars(one.assign(n=5), x="dim", y="m", group="label")
     assert "95 % CI over seeds" in fig.axes[0].get_ylabel()
     plt.close("all")
+
+
+def test_plug_in_colours_never_collide_with_built_in_arms_or_each_other():
+    # kdkit issue 38: RRD drew in the student's blue in one figure and HTD's green in another
+    from matplotlib.colors import to_rgb
+
+    from kdkit import plots
+    builtin = {c.lower() for c in plots._FIXED.values()} | {plots.GREY.lower(), "#000000"}
+    got = [plots.color(f"plugins.method_{i}:arm") for i in range(len(plots.EXTRA))]
+    assert len(set(got)) == len(got)  # no two plug-ins share a colour
+    assert not {c.lower() for c in got} & builtin
+    for c in got:  # and none is a near-copy of a built-in one
+        assert min(sum(abs(a - b) for a, b in zip(to_rgb(c), to_rgb(f)))
+                   for f in builtin) > 0.15, c
+    assert plots.color("plugins.method_0:arm") == got[0]  # stable per label

@@ -356,9 +356,13 @@ TIMES_START, TIMES_END = "<!-- kdkit:times -->", "<!-- /kdkit:times -->"
 
 
 def times_table(root: Path) -> str:
-    """The run time of every full report in ``root`` from its ``run.json``, as Markdown."""
-    lines = ["| report | time (one full run, 2 workers, 2 cores) | seeds | commit | date (UTC) |",
-             "|---|---|---|---|---|"]
+    """The run time of every full report in ``root`` from its ``run.json``, as Markdown: the
+    last look and, for a seed plan, the whole plan (the sum over its looks, with the jobs
+    computed and taken from the job cache; a cold plan is one whose looks computed every job
+    they ran)."""
+    lines = ["| report | last look (2 workers, 2 cores) | seed plan: looks, total | jobs "
+             "computed / cached | seeds | commit | date (UTC) |",
+             "|---|---|---|---|---|---|---|"]
     for d in sorted(p for p in Path(root).iterdir() if (p / "run.json").exists()):
         run = _read_json(d / "run.json")
         if run.get("mode") == "smoke" or run.get("status") != "ok":
@@ -367,8 +371,17 @@ def times_table(root: Path) -> str:
         n = len(seeds) if isinstance(seeds, list) else \
             seeds.get("n", seeds.get("start", "")) if isinstance(seeds, dict) else ""
         dirty = " (uncommitted changes)" if run.get("git_dirty") else ""
+        looks = run.get("looks") or []
+        if looks:
+            total = sum(float(x.get("duration_s") or 0) for x in looks)
+            plan = (f"{len(looks)} ({', '.join(str(x.get('n')) for x in looks)} seeds), "
+                    f"{_duration(total)}")
+            jobs = (f"{sum(int(x.get('jobs_computed') or 0) for x in looks)} / "
+                    f"{sum(int(x.get('jobs_cached') or 0) for x in looks)}")
+        else:
+            plan, jobs = "not recorded", ""
         lines.append(f"| [{d.name}](reports/{d.name}/) | {_duration(run.get('duration_s'))} | "
-                     f"{n} | `{(run.get('git_commit') or '')[:7]}`{dirty} | "
+                     f"{plan} | {jobs} | {n} | `{(run.get('git_commit') or '')[:7]}`{dirty} | "
                      f"{(run.get('start') or '')[:10]} |")
     return "\n".join(lines)
 

@@ -320,3 +320,17 @@ def test_ctrl_c_in_a_terminal_during_dask_jobs_prints_one_line_and_leaves_no_loc
     assert lines[-1] == "[kdkit] dasky: interrupted (SIGINT); no report was written"
     assert err.strip() == ""
     assert sorted(p.name for p in (project / "reports").iterdir()) == []  # no lock, no temp
+
+
+def test_readme_times_show_each_plans_looks_and_total(tmp_path):
+    from kdkit.site import times_table
+    rep = tmp_path / "study"
+    rep.mkdir()
+    looks = [{"n": 6, "duration_s": 600.0, "jobs_computed": 40, "jobs_cached": 0},
+             {"n": 10, "duration_s": 300.0, "jobs_computed": 20, "jobs_cached": 40}]
+    (rep / "run.json").write_text(json.dumps({
+        "mode": "full", "status": "ok", "seeds": {"start": 6, "step": 4, "max": 14, "n": 10},
+        "duration_s": 300.0, "git_commit": "abcdef0123", "start": "2026-12-04T17:00:00",
+        "looks": looks}))
+    row = times_table(tmp_path).splitlines()[-1]
+    assert "2 (6, 10 seeds), 15.0 min" in row and "60 / 40" in row and "| 5.0 min |" in row

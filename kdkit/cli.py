@@ -23,12 +23,18 @@ def _list(names: list[str], short: bool) -> int:
             names_ = runner.variants(study)
             print(f"{study}" + (f"  (variants: {', '.join(names_)})" if names_ else ""))
         return 0
-    for study in chosen:
+    shown = [(s, None) for s in chosen if not names or s in names]
+    shown += [(runner.split_name(n)[0], n) for n in names if runner.split_name(n)[1]]
+    for study, variant in shown:
         schema = _params.read_schema(runner.notebook_path(study))
-        pfile = runner.default_params_file(study)
-        full = _params.load_yaml(pfile) if pfile.exists() else {}
-        print(f"{study}  (notebooks/{study}.ipynb; full study: "
-              f"{'params/' + pfile.name if pfile.exists() else 'notebook defaults'})")
+        pfile = runner.split_name(variant)[1] if variant else runner.default_params_file(study)
+        full = {}
+        for f in runner.params_chain(study, pfile if pfile.exists() else None):
+            full.update(_params.load_yaml(f))
+        what = (f"variant {variant}: params/{runner.default_params_file(study).name} < "
+                f"params/{pfile.name}, the values it runs with" if variant else
+                f"full study: {'params/' + pfile.name if pfile.exists() else 'notebook defaults'}")
+        print(f"{variant or study}  (notebooks/{study}.ipynb; {what})")
         for p in schema.values():
             if p.name in _params.RESERVED:
                 continue
@@ -38,10 +44,10 @@ def _list(names: list[str], short: bool) -> int:
             if p.comment:
                 line += f"  # {p.comment}"
             print(line)
-        names = runner.variants(study)
-        if names:
+        others = runner.variants(study)
+        if others and not variant:
             print("  variants (kdkit run NAME; each reported to reports/NAME/): "
-                  + ", ".join(names))
+                  + ", ".join(others))
         print()
     return 0
 

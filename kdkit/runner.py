@@ -105,6 +105,19 @@ def split_name(name: str) -> tuple[str, Path | None]:
     raise _params.ParamError(unknown_name_message(name))
 
 
+def params_chain(study: str, params_file: Path | None) -> list[Path]:
+    """The params files a run reads, in order: a variant (``params/STUDY-NAME.yaml``) inherits
+    the study's full params (``params/STUDY.yaml``) and then sets its own keys, so a variant
+    file need only say what differs; any other file stands alone."""
+    if params_file is None:
+        return []
+    parent = default_params_file(study)
+    if (params_file.parent.resolve() == params_dir().resolve()
+            and params_file.name.startswith(f"{study}-") and parent.exists()):
+        return [parent, params_file]
+    return [params_file]
+
+
 def report_name(study: str, params_file: Path | None) -> str:
     """The report folder: ``STUDY``, or ``STUDY-VARIANT`` for ``params/STUDY-VARIANT.yaml``,
     so that a named variant (a longer protocol, another data set) never overwrites the main
@@ -510,7 +523,7 @@ def plan_runs(names: list[str], *, params_file: str | None, smoke: bool,
         else:
             pfile = variant_file or default_params_file(study)
             pfile = pfile if pfile.exists() else None
-        values = _params.resolve(nb, pfile, overrides)
+        values = _params.resolve(nb, params_chain(study, pfile), overrides)
         missing = sorted(k for k in user_data_keys(pfile) if values.get(k) is None)
         if missing:
             raise _params.ParamError(

@@ -334,3 +334,45 @@ def test_readme_times_show_each_plans_looks_and_total(tmp_path):
         "looks": looks}))
     row = times_table(tmp_path).splitlines()[-1]
     assert "2 (6, 10 seeds), 15.0 min" in row and "60 / 40" in row and "| 5.0 min |" in row
+
+
+def test_the_guides_variant_inherits_the_full_study(tmp_path, monkeypatch):
+    """kdkit issue 38: docs/auditing-a-kd-claim.md's params/topology_kd-mine.yaml (only methods
+    and primary) ran with the notebook's smoke defaults (seeds [0, 1], dim 8, 6 epochs, no
+    grid), so its primary claims at dim 4 could never be produced."""
+    import re
+    import shutil
+    from pathlib import Path
+
+    import plugins
+    root = Path(runner.__file__).resolve().parent.parent
+    guide = (root / "docs" / "auditing-a-kd-claim.md").read_text()
+    block = re.search(r"```yaml\n# params/topology_kd-mine.yaml\n(.*?)```", guide, re.S).group(1)
+    params = tmp_path / "params"
+    params.mkdir()
+    shutil.copy(root / "params" / "topology_kd.yaml", params)
+    (params / "topology_kd-mine.yaml").write_text(block)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "my_loss.py").write_text(
+        "def my_loss(teacher, student_dim, protocol, seed):\n    raise NotImplementedError\n"
+        "my_loss.label = 'My loss'\n")
+    monkeypatch.setattr(plugins, "__path__", [*plugins.__path__, str(tmp_path / "plugins")])
+    monkeypatch.setattr(runner, "params_dir", lambda: params)
+    plan = runner.plan_runs(["topology_kd-mine"], params_file=None, smoke=False,
+                            overrides=[])[0]
+    full = _params.load_yaml(params / "topology_kd.yaml")
+    for key in ("seeds", "student_dims", "epochs", "grid", "tune_dim", "delta", "patience"):
+        assert plan.values[key] == full[key], key
+    assert plan.values["methods"][-1] == "plugins.my_loss:my_loss"
+    assert plan.values["primary"] == ["plugins.my_loss:my_loss>student@4",
+                                      "plugins.my_loss:my_loss>htd@4"]
+    assert 4 in plan.values["student_dims"]  # the declared primaries' size is run
+    assert plan.name == "topology_kd-mine"
+
+
+def test_list_of_a_variant_shows_the_values_it_runs_with(capsys):
+    assert cli.main(["list", "topology_kd-citeulike"]) == 0
+    out = capsys.readouterr().out
+    assert "params/topology_kd.yaml < params/topology_kd-citeulike.yaml" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("patience"))
+    assert "full=" in line  # inherited from the study's full params, shown

@@ -2,6 +2,8 @@
 the same student alone, in the same training loop.
 
     python bench/kd_overhead.py
+    KDKIT_BENCH_DEVICE=cuda python bench/kd_overhead.py   # the torch loops on a GPU
+                                                           # (reports/bench/kd_overhead_cuda.*)
 
 MovieLens-100k; BPR students of dim 32 (teacher 64) for the hybrid loss and Ranking
 Distillation (kdkit's compiled SGD loop), dim 16 for FTD and HTD (the mini-batch Adam loop of
@@ -11,6 +13,8 @@ Goal: each loss ≤ 3× its plain student's epoch, unless the paper's algorithm 
 """
 
 from __future__ import annotations
+
+import os
 
 import _common  # noqa: F401
 import numpy as np
@@ -49,17 +53,30 @@ def sgd_cases(d):
         "Ranking Distillation (hybrid weights)": epoch(cand=rd)})
 
 
+DEVICE = os.environ.get("KDKIT_BENCH_DEVICE", "cpu")
+
+
+def synced(fn):
+    """``fn`` timed to its end on a GPU too (CUDA kernels run asynchronously)."""
+    def run():
+        out = fn()
+        if DEVICE.startswith("cuda"):
+            torch.cuda.synchronize()
+        return out
+    return run
+
+
 def topology_cases():
     d = td.load(td.DataSpec(None, None, 0), 0)
     p = td.Protocol(lr=5e-3, batch_size=1024, n_groups=10)
-    teacher = td.build_model("mf", d, 64, seed=0, init_std=0.01)
+    teacher = td.build_model("mf", d, 64, seed=0, init_std=0.01).to(DEVICE)
     train_bpr(teacher, d, epochs=10, lr=5e-3, batch_size=1024, weight_decay=1e-3)
 
     def epoch(method):
-        model = td.build_model("mf", d, 16, seed=1, init_std=0.01)
+        model = td.build_model("mf", d, 16, seed=1, init_std=0.01).to(DEVICE)
         loss = td.loss_for(method, teacher, 16, p)
-        return lambda: train_bpr(model, d, epochs=1, lr=5e-3, batch_size=1024,
-                                 weight_decay=1e-3, loss_fn=loss)
+        return synced(lambda: train_bpr(model, d, epochs=1, lr=5e-3, batch_size=1024,
+                                        weight_decay=1e-3, loss_fn=loss))
 
     return ("BPR-MF student, mini-batch Adam", epoch("student"),
             {"FTD": epoch("ftd"), "HTD": epoch("htd")})
@@ -67,15 +84,18 @@ def topology_cases():
 
 def layerwise_cases():
     p = {"ml100k_path": None, "data_seed": 0, "max_len": 20, "heads": 2, "dropout": 0.2,
-         "student_layers": 2, "teacher_layers": 4, "device": "cpu"}
+         "student_layers": 2, "teacher_layers": 4, "device": DEVICE}
     data, rows, valid, _, teacher = fl._setup({**p, "max_len": 20}, 0, 64, 4, 0.2)
     states = fl.states_for(p, 0, teacher, "uniform")
 
     def epoch(with_kd):
         _, _, _, _, model = fl._setup(p, 0, 32, 2, 0.2)
         kd = fl.LayerwiseKD(32, 64, [1.0, 1.0], 4, gamma=0.1) if with_kd else None
-        return lambda: fl.train(model, rows, valid, max_epochs=1, eval_every=10**6, patience=1,
-                                lr=5e-3, batch_size=256, seed=0, kd=kd, states=states)
+        if kd is not None:
+            kd = kd.to(DEVICE)
+        return synced(lambda: fl.train(model, rows, valid, max_epochs=1, eval_every=10**6,
+                                       patience=1, lr=5e-3, batch_size=256, seed=0, kd=kd,
+                                       states=states))
 
     return ("SASRec student (2 × 32)", epoch(False), {"layerwise KD (4 × 64 teacher)":
                                                      epoch(True)})
@@ -86,7 +106,10 @@ def main():
 
     d = load_interactions("ml-100k", seed=0)
     rows = []
-    for base_name, base, losses in (sgd_cases(d), topology_cases(), layerwise_cases()):
+    cases = [topology_cases(), layerwise_cases()]
+    if DEVICE == "cpu":  # the compiled SGD loop is CPU code
+        cases.insert(0, sgd_cases(d))
+    for base_name, base, losses in cases:
         res = interleaved({base_name: base, **losses}, repeats=3)
         b = res[base_name][0]
         rows.append({"loss": "(the student alone)", "student loop": base_name,
@@ -98,7 +121,8 @@ def main():
                          "min (s)": lo, "max (s)": hi, "ratio": m / b})
     df = pd.DataFrame(rows)
     over = df[df["ratio"] > 3]["loss"].tolist()
-    write("kd_overhead", df, "Distillation overhead per epoch (MovieLens-100k)",
+    name = "kd_overhead" if DEVICE == "cpu" else f"kd_overhead_{DEVICE.replace(':', '')}"
+    write(name, df, f"Distillation overhead per epoch (MovieLens-100k, {DEVICE})",
           ["goal: ≤ 3× the plain student's epoch: "
            + ("met for every loss" if not over else "not met for " + ", ".join(over)),
            "FTD compares every pair of batch entities: kdkit computes it by the Gram identity "

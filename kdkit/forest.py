@@ -1,5 +1,5 @@
-"""The forest plot of a study's primary claims: each claim's effect with its 95 % CI on one
-shared axis, the smallest effect of interest as a band ±δ around zero, the source's claimed
+"""The forest plot of a study's primary claims: each claim's effect with its 95 % CI on an axis
+shared with the claims of its metric and scale, the smallest effect of interest as a band ±δ around zero, the source's claimed
 effect as a marker, the verdict as colour (Lewis & Clarke 2001, *Forest plots: trying to see the
 wood and the trees*, BMJ 322).
 
@@ -39,7 +39,8 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 def forest(claims: list[dict], family: str = "primary") -> dict | None:
     """The layout of ``family``'s claims (rows of ``claims.csv``): ``panels``, one shared axis
     per δ (claims on the same metric; a size claim's relative effect, which has no δ, gets its
-    own axis rather than being drawn on an accuracy scale), each with ``rows`` (id, claim,
+    own axis rather than being drawn on an accuracy scale) and per scale (:func:`by_scale`),
+    each with ``rows`` (id, claim,
     verdict, and the positions ``m``, ``lo``, ``hi``, ``band_lo``, ``band_hi``, ``src`` in
     percent of the axis, None where absent), ``ticks`` [(percent, label)] and ``zero``; and
     ``undrawn`` (claims without an effect). None when the family has no claims."""
@@ -57,8 +58,34 @@ def forest(claims: list[dict], family: str = "primary") -> dict | None:
         groups.setdefault(abs(d) if d else None, []).append(
             (r, m, _num(r.get("ci_low")), _num(r.get("ci_high")), d,
              _num(r.get("source_effect"))))
-    panels = [_panel(g, d) for d, g in groups.items()]
+    panels = [_panel(part, d) for d, g in groups.items() for part in by_scale(g)]
     return {"panels": panels, "undrawn": undrawn}
+
+
+SCALE_RATIO = 4.0
+
+
+def by_scale(drawn: list) -> list[list]:
+    """Split one δ's claims into panels of similar scale: a claim whose extent (the largest
+    |value| of its estimate, CI, source effect and δ) is under 1/:data:`SCALE_RATIO` of the
+    largest in its panel starts another, so one large effect (a teacher's +0.13 lead, a
+    −0.16 failure) no longer squeezes the claims the page is about into a few pixels near
+    zero (kdkit issue 38). Rows keep their order within a panel."""
+    def extent(item):
+        _, m, lo, hi, d, src = item
+        return max(abs(v) for v in (m, lo, hi, src, d, 0.0) if v is not None) or 1e-12
+
+    panels: list[list] = []
+    for item in sorted(drawn, key=extent, reverse=True):
+        for panel in panels:
+            if extent(item) * SCALE_RATIO >= extent(panel[0]):
+                panel.append(item)
+                break
+        else:
+            panels.append([item])
+    order = {id(item): i for i, item in enumerate(drawn)}
+    parts = [sorted(p, key=lambda it: order[id(it)]) for p in panels]
+    return sorted(parts, key=lambda p: order[id(p[0])])
 
 
 def _panel(drawn: list, delta: float | None) -> dict:

@@ -56,7 +56,7 @@ def test_readme_times_come_from_run_json(tmp_path):
     readme.write_text(f"intro\n{TIMES_START}\nold\n{TIMES_END}\nrest\n")
     assert update_readme_times(readme, tmp_path / "reports")
     text = readme.read_text()
-    assert "| [a](reports/a/) | 2.1 min | 3 | `abcdef1` | 2026-12-02 |" in text
+    assert "| [a](reports/a/) | 2.1 min | not recorded |  | 3 | `abcdef1` | 2026-12-02 |" in text
     assert "old" not in text and "[b]" not in text and text.endswith("rest\n")
     plain = tmp_path / "PLAIN.md"
     plain.write_text("no block\n")
@@ -117,3 +117,19 @@ def test_markdown_escapes_tags_not_quotes():
 
     assert md_escape("kd<student@8 & the source's") == "kd&lt;student@8 &amp; the source's"
     assert md_escape(3) == 3
+
+
+def test_one_large_claim_gets_its_own_panel_so_the_small_ones_stay_readable():
+    # kdkit issue 38: fed~central (-0.164) squeezed cross_paradigm's other primaries into
+    # 10-25 px of a 1400 px page
+    rows = [{"id": "a", "family": "primary", "measured": "0.0062", "ci_low": "0.0026",
+             "ci_high": "0.0097", "delta": "0.01", "verdict": "supported"},
+            {"id": "b", "family": "primary", "measured": "-0.164", "ci_low": "-0.19",
+             "ci_high": "-0.14", "delta": "0.01", "verdict": "not supported"},
+            {"id": "c", "family": "primary", "measured": "0.0117", "ci_low": "0.008",
+             "ci_high": "0.015", "delta": "0.01", "verdict": "supported"}]
+    panels = forest(rows)["panels"]
+    assert [[r["id"] for r in p["rows"]] for p in panels] == [["a", "c"], ["b"]]
+    for p in panels:
+        for r in p["rows"]:
+            assert r["hi"] - r["lo"] >= 9  # % of the axis: >= ~80 px of a 900 px plot

@@ -380,7 +380,7 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
         (tmp / KERNEL_LOG).unlink(missing_ok=True)
         _replace(tmp, final)
         shutil.rmtree(out_root / f"{name}.failed", ignore_errors=True)
-        log(f"[kdkit] {name}: finished in {duration:.1f}s -> {final}")
+        log(f"[kdkit] {name}: finished in {duration:.1f}s; open {final / 'index.html'}")
     else:
         failed = out_root / f"{name}.failed"
         shutil.rmtree(failed, ignore_errors=True)

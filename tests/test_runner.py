@@ -36,16 +36,19 @@ def run(*args):
     return cli.main(["run", *args, "--no-progress"])
 
 
-def test_success_writes_contract_and_index(toy):
+def test_success_writes_contract_and_index(toy, capsys):
     out = toy / "reports"
     assert run("toy", "-p", "value=2.5", "--out", str(out)) == 0
+    assert f"open {out / 'toy' / 'index.html'}" in capsys.readouterr().out  # the page to open
     rep = out / "toy"
     for f in ("metrics.json", "claims.csv", "run.json", "notebook.ipynb", "notebook.html",
               "tables/t.csv", "tables/t.md", "tables/claims.md"):
         assert (rep / f).exists(), f
     run_json = json.loads((rep / "run.json").read_text())
     assert run_json["status"] == "ok" and run_json["params"]["value"] == 2.5
-    assert {"git_commit", "packages", "python", "start", "end", "duration_s"} <= set(run_json)
+    assert {"git_commit", "packages", "python", "start", "end", "duration_s", "looks", "cpu",
+            "jobs", "job_cache_platform"} <= set(run_json)
+    assert run_json["looks"][0]["n"] is None and run_json["looks"][0]["alpha"] == 0.05
     index = (out / "README.md").read_text()
     assert "[toy](toy/)" in index and "1 supported" in index
     page = (rep / "README.md").read_text()

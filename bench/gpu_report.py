@@ -37,7 +37,7 @@ def main(runs: Path) -> str:
     for s in studies:
         (cs, ct, cw), (gs, gt, gw) = times[(s, "cpu")], times[(s, "cuda")]
         a, b = primary(runs / "cpu" / s), primary(runs / "cuda" / s)
-        same = all(a[k]["verdict"] == b.get(k, {}).get("verdict") for k in a) and a.keys() == b.keys()
+        same = a.keys() == b.keys() and all(a[k]["verdict"] == b[k]["verdict"] for k in a)
         diffs = [abs(float(a[k]["measured"]) - float(b[k]["measured"])) for k in a
                  if k in b and a[k]["measured"] and b[k]["measured"]]
         worst = max(diffs) if diffs else float("nan")

@@ -1,7 +1,7 @@
-"""The forest plot of a study's primary claims: each claim's effect with its 95 % CI on an axis
-shared with the claims of its metric and scale, the smallest effect of interest as a band ±δ around zero, the source's claimed
-effect as a marker, the verdict as colour (Lewis & Clarke 2001, *Forest plots: trying to see the
-wood and the trees*, BMJ 322).
+"""The forest plot of a study's primary claims: each claim's effect with its 95 % CI on an
+axis shared with the claims of its metric and scale, the smallest effect of interest as a band
+±δ around zero, the source's claimed effect as a marker, the verdict as colour (Lewis & Clarke
+2001, *Forest plots: trying to see the wood and the trees*, BMJ 322).
 
 :func:`forest` lays the plot out as percentages of the axis width, so the page draws it with
 HTML and CSS alone: it scales to any screen (no image, no JavaScript) and every number stays

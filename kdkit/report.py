@@ -14,6 +14,8 @@ import csv
 import datetime as _dt
 import json
 import math
+import subprocess
+from importlib import metadata
 from pathlib import Path
 
 from .claims import CLAIM_COLUMNS, MIN_SEEDS, Claim, finalize
@@ -98,8 +100,6 @@ class Report:
         return report
 
     def _write_interactive_run(self, params: dict) -> None:
-        from .runner import git_state
-
         commit, dirty = git_state()
         run = {"study": self.study, "report": self.dir.name, "mode": "interactive",
                "status": "running", "params": params, "git_commit": commit,
@@ -283,3 +283,35 @@ def to_latex(df, floatfmt: str = ".4f", caption: str = "") -> str:
 def read_claims(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+# ---------------------------------------------------------------- provenance
+
+PACKAGES = ("kdkit", "torch", "numpy", "scipy", "pandas", "scikit-learn", "matplotlib",
+            "papermill", "dask", "distributed")
+
+
+def git_state() -> tuple[str, bool]:
+    """(commit, whether the code, notebooks or params differ from it)."""
+    from .project import find_project
+
+    root = find_project()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "kdkit", "notebooks",
+                                "params"], cwd=root, capture_output=True, text=True).stdout
+        return sha, bool(dirty.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", False
+
+
+def versions() -> dict:
+    """The installed versions of the packages a report's numbers depend on."""
+    out = {}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out

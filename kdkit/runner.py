@@ -25,20 +25,17 @@ import platform
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
 
 from . import jobs as _jobs
 from . import params as _params
 from .project import find_project
+from .report import git_state, versions
 
-PACKAGES = ("kdkit", "torch", "numpy", "scipy", "pandas", "scikit-learn", "matplotlib",
-            "papermill", "dask", "distributed")
 MODES = ("full", "smoke")
 
 
@@ -118,6 +115,17 @@ def params_chain(study: str, params_file: Path | None) -> list[Path]:
     return [params_file]
 
 
+def resolve_chain(nb: Path, files: list[Path], overrides: list[str]) -> dict:
+    """:func:`kdkit.params.resolve` over a chain of params files (:func:`params_chain`):
+    notebook defaults < each file in order < -p overrides."""
+    values = _params.resolve(nb, files[0] if files else None, [])
+    schema = _params.read_schema(nb)
+    for f in files[1:]:
+        values.update(_params.validate(schema, _params.load_yaml(f), str(f)))
+    values.update(_params.validate(schema, _params.parse_overrides(overrides), "-p"))
+    return values
+
+
 def report_name(study: str, params_file: Path | None) -> str:
     """The report folder: ``STUDY``, or ``STUDY-VARIANT`` for ``params/STUDY-VARIANT.yaml``,
     so that a named variant (a longer protocol, another data set) never overwrites the main
@@ -127,29 +135,6 @@ def report_name(study: str, params_file: Path | None) -> str:
         if stem.startswith(f"{study}-") and len(stem) > len(study) + 1:
             return stem
     return study
-
-
-def git_state() -> tuple[str, bool]:
-    """(commit, whether the code, notebooks or params differ from it)."""
-    root = project_root()
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "kdkit", "notebooks",
-                                "params"], cwd=root, capture_output=True, text=True).stdout
-        return sha, bool(dirty.strip())
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown", False
-
-
-def _versions() -> dict:
-    out = {}
-    for pkg in PACKAGES:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
 
 
 def _to_html(nb_file: Path, html_file: Path) -> None:
@@ -355,7 +340,7 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
         "params": {k: v for k, v in plan.values.items() if k not in _params.RESERVED},
         "params_source": plan.source, "overrides": plan.overrides,
         "seeds": plan.values.get("seeds"), "git_commit": commit, "git_dirty": dirty,
-        "packages": _versions(), "python": platform.python_version(),
+        "packages": versions(), "python": platform.python_version(),
         "platform": platform.platform(),
         "start": started.isoformat(timespec="seconds"),
         "end": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -523,7 +508,7 @@ def plan_runs(names: list[str], *, params_file: str | None, smoke: bool,
         else:
             pfile = variant_file or default_params_file(study)
             pfile = pfile if pfile.exists() else None
-        values = _params.resolve(nb, params_chain(study, pfile), overrides)
+        values = resolve_chain(nb, params_chain(study, pfile), overrides)
         missing = sorted(k for k in user_data_keys(pfile) if values.get(k) is None)
         if missing:
             raise _params.ParamError(

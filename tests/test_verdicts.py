@@ -342,9 +342,9 @@ def test_power_counts_the_sign_flip_floor_of_the_test_actually_used():
     # in a table: 32 tests in the primary family put the strongest claim's Holm level at
     # 0.05/32 = 0.0016; its 10 all-positive differences give the floor p = 0.00195
     strong = paired_claim(rng.normal(3.0, 0.1, 10), np.zeros(10), ">", "a", key="a")
-    weak = [paired_claim(rng.normal(0.0, 1.0, 10), np.zeros(10), ">", x, key=x)
-            for x in "bcdefghijklmnopqrstuvwxyzABCDEF"]
-    c = {x.id: x for x in finalize([strong, *weak], primary=["a", *"bcdefghijklmnopqrstuvwxyzABCDEF"])}
+    others = "bcdefghijklmnopqrstuvwxyzABCDEF"
+    weak = [paired_claim(rng.normal(0.0, 1.0, 10), np.zeros(10), ">", x, key=x) for x in others]
+    c = {x.id: x for x in finalize([strong, *weak], primary=["a", *others])}
     assert c["a"].verdict == "inconclusive" and c["a"].mde == float("inf")
     assert "undecidable at 10 seeds" in c["a"].note and "0.00195" in c["a"].note
 

@@ -379,3 +379,11 @@ def test_list_of_a_variant_shows_the_values_it_runs_with(capsys):
     assert "params/topology_kd.yaml < params/topology_kd-citeulike.yaml" in out
     line = next(x for x in out.splitlines() if x.strip().startswith("patience"))
     assert "full=" in line  # inherited from the study's full params, shown
+
+
+def test_readme_names_every_variant_and_stays_short():
+    from pathlib import Path
+    readme = (Path(runner.__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [v for v in runner.variants() if f"`{v}`" not in readme]
+    assert not missing, f"README does not list {missing}"
+    assert len(readme.encode()) <= 12_000

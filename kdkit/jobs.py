@@ -13,8 +13,8 @@ its tables do not depend on how or where the jobs ran. :class:`Runner` runs them
 A job that raises does not stop the others: when all are done, :class:`JobsFailed` names
 every failed job with its arguments and the last line of its traceback.
 
-**Cache** (``cache=True``): each job's result is stored with ``joblib.Memory`` under
-``<cache root>/<code version>-<platform>/``, keyed by a hash of the function (its code) and its
+**Cache** (``cache=True``): each job's result is stored with ``joblib.Memory`` under ``<cache
+root>/<code version>-<platform>/``, keyed by a hash of the function (its code) and its
 arguments. The code version is a hash of every source file of the ``kdkit`` package that a job
 can run — all of them but :data:`AFTER_JOBS`, the modules that only turn job results into
 claims, figures and pages (a fix to a verdict rule re-renders every report from the cache; a
@@ -22,12 +22,13 @@ test traces every smoke study's jobs and fails if one ever calls into them) — 
 never reuses a stale result, and an interrupted or extended run (more seeds, one more arm)
 recomputes only the new jobs. The platform (:func:`platform_tag`: CPU architecture and the
 vector instruction sets, torch and numpy versions) is part of the folder, because training is
-chaotic enough that a last-bit difference between two CPUs' kernels gives other curves
-(kdkit issue 39): a result computed on another machine is not reused as if it were this one's.
-Each :meth:`Runner.run` counts the jobs it computed and those it took from the cache, and
-appends them to ``$KDKIT_JOB_LOG`` when set (the report's ``run.json`` records them). The root is ``$KDKIT_CACHE`` or ``.cache/kdkit`` in the
-project; ``kdkit cache`` shows its size and ``kdkit cache --clear`` empties it. On a remote
-cluster the cache lives on each worker's disk unless the root is a shared folder.
+chaotic enough that a last-bit difference between two CPUs' kernels gives other curves (kdkit
+issue 39): a result computed on another machine is not reused as if it were this one's. Each
+:meth:`Runner.run` counts the jobs it computed and those it took from the cache, and appends
+them to ``$KDKIT_JOB_LOG`` when set (the report's ``run.json`` records them). The root is
+``$KDKIT_CACHE`` or ``.cache/kdkit`` in the project; ``kdkit cache`` shows its size and ``kdkit
+cache --clear`` empties it. On a remote cluster the cache lives on each worker's disk unless
+the root is a shared folder.
 """
 
 from __future__ import annotations
@@ -121,8 +122,8 @@ def cpu_info() -> dict:
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip()
-        if key == "model name" and not info["model"].strip("x86_64 "):
-            info["model"] = value.strip()
+        if key == "model name" and info["model"] in ("", info["machine"]):
+            info["model"] = value.strip()  # platform.processor() is often empty on Linux
         elif key in ("flags", "Features") and not info["flags"]:
             have = set(value.split())
             info["flags"] = [f for f in wanted if f in have]

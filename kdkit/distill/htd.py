@@ -26,14 +26,14 @@ group p and every entity e, (cos(P_T,p, t_e) − cos(P_S,p, s_e))². L_TD is the
 **Computed as a few batched tensor products, no Python loop over groups.** The entity level
 only compares entities of the same group, so its cosine matrix is block-diagonal. Entities are
 sorted by group and each group's rows are laid into one zero-padded (B, M, d) stack; groups of
-similar size share a stack (:func:`group_stacks`: one stack per power-of-two size class,
-so padding at most quadruples a block's work), and each stack is one ``bmm``. With D = mask ∘ (ŜŜᵀ − T̂T̂ᵀ), mask
-= [T̂T̂ᵀ > 0] (padded rows are zero, so their mask is 0), the loss of a stack is ⟨D, D⟩ and its
-gradient is 4·D·Ŝ (D is symmetric): :class:`MaskedCosineGap` computes both without the
-autograd graph of the E_g × E_g intermediates. HTD calls it once per side (users, items), so a
-collapsed grouping — every user in one group and every item in another, as early in training —
-costs E_u² + E_i², never (E_u + E_i)². :func:`topology_loss_dense` is the literal E × E
-version, kept as the reference.
+similar size share a stack (:func:`group_stacks`: one stack per power-of-two size class, so
+padding at most quadruples a block's work), and each stack is one ``bmm``. With D = mask ∘ (ŜŜᵀ
+− T̂T̂ᵀ), mask = [T̂T̂ᵀ > 0] (padded rows are zero, so their mask is 0), the loss of a stack is
+⟨D, D⟩ and its gradient is 4·D·Ŝ (D is symmetric): :class:`MaskedCosineGap` computes both
+without the autograd graph of the E_g × E_g intermediates. HTD calls it once per side (users,
+items), so a collapsed grouping — every user in one group and every item in another, as early
+in training — costs E_u² + E_i², never (E_u + E_i)². :func:`topology_loss_dense` is the literal
+E × E version, kept as the reference.
 
 **Saturated rows take their own decoder.** Once τ is small the Gumbel-softmax is one-hot to
 float precision and Σ_k g_k f_k(s) needs only the chosen decoder (K times less work); those
@@ -122,8 +122,10 @@ class Decoders(nn.Module):
 
 
 def gumbel_softmax(v: torch.Tensor, tau: float, generator=None) -> torch.Tensor:
-    """softmax((log(v + 1e-10) + Gumbel noise) / τ) along the last axis."""
-    u = torch.rand(v.shape, generator=generator).clamp_(1e-10, 1.0)
+    """softmax((log(v + 1e-10) + Gumbel noise) / τ) along the last axis. The noise is drawn
+    from ``generator`` on the CPU and moved to ``v``'s device, so a run on a GPU draws the
+    same noise as on the CPU (and a CPU generator works with CUDA tensors)."""
+    u = torch.rand(v.shape, generator=generator).to(v.device).clamp_(1e-10, 1.0)
     return F.softmax((torch.log(v + 1e-10) - torch.log(-torch.log(u))) / tau, dim=-1)
 
 

@@ -403,11 +403,12 @@ def finalize(claims: list[Claim], *, alpha: float = ALPHA, min_seeds: int = MIN_
     ``plan``: a :class:`kdkit.sequential.SeedPlan` and ``look`` the run's seed count (by default
     the seeds of the first judged claim);
     ``power=False`` skips the power columns (simulations)."""
-    primary = list(primary or ())
+    claims = [short_dataset_id(c) for c in claims]
     ids = [c.id for c in claims if c.id]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ValueError(f"claim ids must be unique in a table; repeated: {dup}")
+    primary = [generic_match(k, ids) for k in (primary or ())]
     rows = [replace(c, family=_family(c, primary)) for c in claims]
     rows += [Claim(f"Declared primary claim '{k}'", "", None, None, None, "not testable",
                    "declared primary in the study's params, but this run produced no claim "
@@ -520,3 +521,29 @@ def below_delta(c: Claim, t: Test) -> str:
                 f"[{c.ci_low:.4g}, {c.ci_high:.4g}] lies within ±δ = {t.delta:.4g}, the "
                 "smallest effect that matters")
     return ""
+
+
+def short_dataset_id(c: Claim) -> Claim:
+    """A claim whose id names its data set by a path (``teacher>student@8//data/my_log.csv``:
+    a study run on the user's own file) is named by the file's stem instead
+    (``teacher>student@8/my_log``), in its id and its text's ``[...]`` tag, so the ids a user
+    declares do not depend on where the file lies (kdkit issue 38)."""
+    from pathlib import PurePath
+
+    if not c.id or "/" not in c.id:
+        return c
+    base, _, ds = c.id.partition("/")
+    if "/" not in ds and "\\" not in ds and not PurePath(ds).suffix:
+        return c
+    short = PurePath(ds).stem or ds
+    return replace(c, id=f"{base}/{short}", claim=c.claim.replace(f"[{ds}]", f"[{short}]"))
+
+
+def generic_match(declared: str, ids: list[str]) -> str:
+    """A declared primary id without a data set (``teacher>student@8``) names the produced
+    ``teacher>student@8/NAME`` when the run has exactly one such claim; otherwise it stands
+    as declared."""
+    if declared in ids or "/" in declared:
+        return declared
+    hits = [i for i in ids if i.startswith(declared + "/")]
+    return hits[0] if len(hits) == 1 else declared

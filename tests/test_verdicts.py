@@ -393,3 +393,19 @@ def test_preconditions_are_a_gate_family_never_a_source_claim():
     assert "Holm over the 2 tests of the gate family" in out["teacher>alone"].note
     assert "Holm over the 2 tests of the primary family" in out["kd>alone"].note
     assert [c.family for c in finalize(rows)][:2] == ["gate", "gate"]  # after primary
+
+
+def test_own_data_ids_use_the_file_stem_and_generic_primaries_match_one_data_set():
+    # kdkit issue 38: `-p 'datasets=[my_log.csv]'` produced ids ending in the file's full path,
+    # so the declared primaries never matched and every one became "not testable"
+    rng = np.random.default_rng(6)
+    path = "/home/me/data/my_log.csv"
+    rows = [paired_claim(rng.normal(0.1, 0.01, 10), np.zeros(10), ">",
+                         f"KD beats the student (dim 8) [{path}]", key=f"kd>student@8/{path}"),
+            paired_claim(rng.normal(0.1, 0.01, 10), np.zeros(10), ">", "synthetic one",
+                         key="kd>student@32/synthetic")]
+    out = {c.id: c for c in finalize(rows, primary=["kd>student@8", "kd>student@32/synthetic"])}
+    assert "kd>student@8/my_log" in out and out["kd>student@8/my_log"].family == "primary"
+    assert out["kd>student@8/my_log"].claim == "KD beats the student (dim 8) [my_log]"
+    assert out["kd>student@32/synthetic"].family == "primary"
+    assert not any(c.verdict == "not testable" for c in out.values())

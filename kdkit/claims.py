@@ -533,7 +533,8 @@ def short_dataset_id(c: Claim) -> Claim:
     if not c.id or "/" not in c.id:
         return c
     base, _, ds = c.id.partition("/")
-    if "/" not in ds and "\\" not in ds and not PurePath(ds).suffix:
+    data_file = PurePath(ds).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq", ".txt")
+    if "/" not in ds and "\\" not in ds and not data_file:
         return c
     short = PurePath(ds).stem or ds
     return replace(c, id=f"{base}/{short}", claim=c.claim.replace(f"[{ds}]", f"[{short}]"))

@@ -409,3 +409,11 @@ def test_own_data_ids_use_the_file_stem_and_generic_primaries_match_one_data_set
     assert out["kd>student@8/my_log"].claim == "KD beats the student (dim 8) [my_log]"
     assert out["kd>student@32/synthetic"].family == "primary"
     assert not any(c.verdict == "not testable" for c in out.values())
+
+
+def test_ids_with_a_slash_that_is_not_a_data_file_stay_as_they_are():
+    from kdkit.claims import Claim, short_dataset_id
+    for key in ("kd/oracle", "kd>alone/0.5", "latency:kd<teacher/synthetic", "x@8/ml-100k"):
+        assert short_dataset_id(Claim("c", "", None, None, None, "supported", id=key)).id == key
+    c = Claim("c [runs/a.parquet]", "", None, None, None, "supported", id="x@8/runs/a.parquet")
+    assert short_dataset_id(c).id == "x@8/a" and short_dataset_id(c).claim == "c [a]"

@@ -87,6 +87,15 @@ def color(label: str) -> str:
     return _assigned[k]
 
 
+def data_label(dataset) -> str:
+    """A data set as a figure names it: a file or folder by its stem (``my_log`` for
+    ``/home/me/my_log.csv``), never a path; built-in names as they are."""
+    from pathlib import PurePath
+
+    text = str(dataset)
+    return PurePath(text).stem if ("/" in text or "\\" in text or "." in text) else text
+
+
 def palette(labels) -> dict:
     return {lab: color(lab) for lab in labels}
 

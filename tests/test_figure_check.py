@@ -95,3 +95,10 @@ def test_plug_in_colours_never_collide_with_built_in_arms_or_each_other():
         assert min(sum(abs(a - b) for a, b in zip(to_rgb(c), to_rgb(f)))
                    for f in builtin) > 0.15, c
     assert plots.color("plugins.method_0:arm") == got[0]  # stable per label
+
+
+def test_figures_name_a_data_set_by_its_stem_never_a_path():
+    from kdkit.plots import data_label
+    assert data_label("/home/me/data/my_log.csv") == "my_log"
+    assert data_label("splits/citeulike") == "citeulike"
+    assert data_label("ml-100k") == "ml-100k" and data_label("synthetic") == "synthetic"

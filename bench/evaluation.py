@@ -5,7 +5,8 @@
 
 Both score every item for every user with the same trained BPR-MF (dim 64), mask the training
 and validation items, and compute Recall@10 and NDCG@10 (kdkit also HR@10, MRR and the exact
-tie handling). 1 thread, interleaved, median of 7 (min-max). Goal: ≤ 1.5× the plain evaluator.
+tie handling). 1 thread, interleaved, median of 7 (min-max). Goal: ≤ 1.2× the plain evaluator
+for the same two metrics.
 """
 
 from __future__ import annotations
@@ -53,19 +54,24 @@ def main():
     evaluate(model, d, "test")  # builds the cached masks, as in training
     res = interleaved({"kdkit evaluate (tie-aware, 4 metrics)":
                        lambda: evaluate(model, d, "test"),
+                       "kdkit evaluate (tie-aware, Recall and NDCG: early stopping's)":
+                       lambda: evaluate(model, d, "test", first_hit=False),
                        "plain torch.topk (Recall, NDCG)": plain_evaluator(model, d)},
                       repeats=7)
     rows = [{"evaluator": n, "median (ms)": 1e3 * m, "min (ms)": 1e3 * lo, "max (ms)": 1e3 * hi,
              "Recall@10": r["Recall@10"], "NDCG@10": r["NDCG@10"]}
             for n, (m, lo, hi, r) in res.items()]
     df = pd.DataFrame(rows)
-    ratio = df["median (ms)"].iloc[0] / df["median (ms)"].iloc[1]
-    df["ratio"] = df["median (ms)"] / df["median (ms)"].iloc[1]
+    plain = df["median (ms)"].iloc[-1]
+    df["ratio"] = df["median (ms)"] / plain
+    full, fast = df["ratio"].iloc[0], df["ratio"].iloc[1]
     write("evaluation", df, "Full-ranking evaluation of 943 users (ml-100k, 1,682 items)",
-          [f"goal: ≤ 1.5× the plain evaluator: {'met' if ratio <= 1.5 else 'not met'} "
-           f"({ratio:.2f}×)", "the metric values agree where no scores tie: "
-           f"|ΔRecall@10| = {abs(df['Recall@10'].iloc[0] - df['Recall@10'].iloc[1]):.2e}"])
-
+          [f"goal: ≤ 1.2× the plain evaluator for the metrics it computes (Recall, NDCG: what "
+           f"early stopping scores every few epochs): {'met' if fast <= 1.2 else 'not met'} "
+           f"({fast:.2f}×); with HR and the tie-aware MRR too (once per model, on test) "
+           f"{full:.2f}× (MRR ranks each user without a hit in the top 10 over the whole row)",
+           "the metric values agree where no scores tie: "
+           f"|ΔRecall@10| = {abs(df['Recall@10'].iloc[0] - df['Recall@10'].iloc[-1]):.2e}"])
 
 if __name__ == "__main__":
     main()

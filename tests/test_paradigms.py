@@ -21,7 +21,7 @@ from kdkit.paradigms.soft_mlp import SoftTargetMLP
 from kdkit.paradigms.soft_weighting import SoftLabelWeighting, expand_soft_rows
 from kdkit.paradigms.stream import stream_distill
 from kdkit.paradigms.temperature import dynamic_temperature, normalized_entropy, temper
-from kdkit.paradigms.transfer_set import transfer_set
+from kdkit.paradigms.munge import transfer_set
 
 
 @pytest.fixture(scope="module")

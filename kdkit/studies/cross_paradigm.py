@@ -67,7 +67,7 @@ from ..paradigms.multi_teacher import attention_weights, combine
 from ..paradigms.oof import oof_proba
 from ..paradigms.stream import stream_distill
 from ..paradigms.temperature import dynamic_temperature
-from ..paradigms.transfer_set import transfer_set
+from ..paradigms.munge import transfer_set
 from ..params import require, require_data
 from ..stats import mean_ci, paired_test, set_seed
 from .cross_paradigm_claims import (  # the claims; the notebook and tests reach them here

@@ -1,7 +1,8 @@
 """MUNGE-style synthetic rows: unlabeled points near the training data for the teacher to label
 (Buciluǎ, Caruana & Niculescu-Mizil, 2006, "Model compression", whose MUNGE generator this
 simplifies). The transfer-set *design* (splits, gates, claims) is :mod:`kdkit.transfer_set`;
-this module only makes rows. Each new point interpolates two random training rows and adds Gaussian noise:
+this module only makes rows. Each new point interpolates two random training rows and adds
+Gaussian noise:
 
     x' = x_i + λ (x_j − x_i) + ε,   λ ~ U(0, 1),  ε ~ N(0, (σ · s)²)
 

@@ -379,8 +379,9 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
 
 def job_counts(path: Path) -> dict:
     """The jobs a run computed and took from the cache, summed over the lines that
-    :class:`kdkit.jobs.Runner` appended to ``path``."""
-    out = {"computed": 0, "cached": 0}
+    :class:`kdkit.jobs.Runner` appended to ``path``, and each batch of jobs (``stages``: its
+    name, counts and wall time: where a run's time went)."""
+    out = {"computed": 0, "cached": 0, "stages": []}
     try:
         lines = path.read_text().splitlines()
     except OSError:
@@ -392,6 +393,7 @@ def job_counts(path: Path) -> dict:
             continue
         out["computed"] += int(row.get("computed", 0))
         out["cached"] += int(row.get("cached", 0))
+        out["stages"].append(row)
     return out
 
 

@@ -197,3 +197,15 @@ def test_runs_count_jobs_computed_and_cached_into_the_job_log(tmp_path, monkeypa
     lines = [json.loads(x) for x in (tmp_path / "jobs.log").read_text().splitlines()]
     assert [(x["desc"], x["computed"], x["cached"]) for x in lines] == [("jobs", 2, 0),
                                                                         ("again", 1, 1)]
+
+
+def test_the_run_record_sums_the_job_log_and_keeps_each_stage(tmp_path):
+    from kdkit.runner import job_counts
+    log = tmp_path / "jobs.log"
+    log.write_text('{"desc": "tuning", "computed": 36, "cached": 0, "seconds": 900.5}\n'
+                   '{"desc": "KD students", "computed": 10, "cached": 38, "seconds": 300.0}\n')
+    got = job_counts(log)
+    assert (got["computed"], got["cached"]) == (46, 38)
+    assert [(x["desc"], x["seconds"]) for x in got["stages"]] == [("tuning", 900.5),
+                                                                  ("KD students", 300.0)]
+    assert job_counts(tmp_path / "absent") == {"computed": 0, "cached": 0, "stages": []}

@@ -58,7 +58,14 @@ def forest(claims: list[dict], family: str = "primary") -> dict | None:
         groups.setdefault(abs(d) if d else None, []).append(
             (r, m, _num(r.get("ci_low")), _num(r.get("ci_high")), d,
              _num(r.get("source_effect"))))
-    panels = [_panel(part, d) for d, g in groups.items() for part in by_scale(g)]
+    panels = []
+    for d, g in groups.items():
+        for i, part in enumerate(by_scale(g)):
+            panel = _panel(part, d)
+            if i:  # the same δ again, for claims of another size
+                panel["unit"] = panel["unit"].replace("effects on one scale",
+                                                      "larger effects on their own scale")
+            panels.append(panel)
     return {"panels": panels, "undrawn": undrawn}
 
 

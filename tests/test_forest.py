@@ -130,6 +130,7 @@ def test_one_large_claim_gets_its_own_panel_so_the_small_ones_stay_readable():
              "ci_high": "0.015", "delta": "0.01", "verdict": "supported"}]
     panels = forest(rows)["panels"]
     assert [[r["id"] for r in p["rows"]] for p in panels] == [["a", "c"], ["b"]]
+    assert panels[1]["unit"].startswith("larger effects on their own scale")
     for p in panels:
         for r in p["rows"]:
             assert r["hi"] - r["lo"] >= 9  # % of the axis: >= ~80 px of a 900 px plot

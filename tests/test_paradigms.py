@@ -17,11 +17,11 @@ from kdkit.paradigms.families import FAMILIES, n_parameters
 from kdkit.paradigms.feature_distill import hint_targets, mlp_hidden
 from kdkit.paradigms.federated import aggregate, client_probabilities, dirichlet_split
 from kdkit.paradigms.multi_teacher import agreement, attention_weights, combine
+from kdkit.paradigms.munge import transfer_set
 from kdkit.paradigms.soft_mlp import SoftTargetMLP
 from kdkit.paradigms.soft_weighting import SoftLabelWeighting, expand_soft_rows
 from kdkit.paradigms.stream import stream_distill
 from kdkit.paradigms.temperature import dynamic_temperature, normalized_entropy, temper
-from kdkit.paradigms.munge import transfer_set
 
 
 @pytest.fixture(scope="module")

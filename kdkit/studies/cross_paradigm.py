@@ -64,10 +64,10 @@ from ..paradigms.families import FAMILIES, MODEL_FAMILY, n_parameters
 from ..paradigms.feature_distill import mlp_hidden
 from ..paradigms.federated import federated_soft_targets
 from ..paradigms.multi_teacher import attention_weights, combine
+from ..paradigms.munge import transfer_set
 from ..paradigms.oof import oof_proba
 from ..paradigms.stream import stream_distill
 from ..paradigms.temperature import dynamic_temperature
-from ..paradigms.munge import transfer_set
 from ..params import require, require_data
 from ..stats import mean_ci, paired_test, set_seed
 from .cross_paradigm_claims import (  # the claims; the notebook and tests reach them here

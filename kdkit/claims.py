@@ -523,20 +523,30 @@ def below_delta(c: Claim, t: Test) -> str:
     return ""
 
 
-def short_dataset_id(c: Claim) -> Claim:
-    """A claim whose id names its data set by a path (``teacher>student@8//data/my_log.csv``:
-    a study run on the user's own file) is named by the file's stem instead
-    (``teacher>student@8/my_log``), in its id and its text's ``[...]`` tag, so the ids a user
-    declares do not depend on where the file lies (kdkit issue 38)."""
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".txt")
+
+
+def dataset_name(ds: str) -> str:
+    """A data set by a short, stable name: a path or a data file by its stem (``my_log`` for
+    ``/home/me/my_log.csv``), any other name (``ml-100k``, ``synthetic``) as it is."""
     from pathlib import PurePath
 
+    text = str(ds)
+    path_like = "/" in text or "\\" in text or PurePath(text).suffix.lower() in DATA_SUFFIXES
+    return (PurePath(text).stem or text) if path_like else text
+
+
+def short_dataset_id(c: Claim) -> Claim:
+    """A claim whose id names its data set by a path (``teacher>student@8//data/my_log.csv``:
+    a study run on the user's own file) is named by :func:`dataset_name` instead
+    (``teacher>student@8/my_log``), in its id and its text's ``[...]`` tag, so the ids a user
+    declares do not depend on where the file lies (kdkit issue 38)."""
     if not c.id or "/" not in c.id:
         return c
     base, _, ds = c.id.partition("/")
-    data_file = PurePath(ds).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq", ".txt")
-    if "/" not in ds and "\\" not in ds and not data_file:
+    short = dataset_name(ds)
+    if short == ds:
         return c
-    short = PurePath(ds).stem or ds
     return replace(c, id=f"{base}/{short}", claim=c.claim.replace(f"[{ds}]", f"[{short}]"))
 
 

@@ -222,11 +222,15 @@ def notebook_values(nb_path: Path, namespace: dict) -> dict:
     return {k: namespace[k] for k in read_schema(nb_path) if k not in RESERVED and k in namespace}
 
 
-def resolve(nb_path: Path, params_file: Path | None, overrides: list[str]) -> dict:
-    """Full parameters for one run: notebook defaults < params file < -p overrides."""
+def resolve(nb_path: Path, params_file, overrides: list[str]) -> dict:
+    """Full parameters for one run: notebook defaults < params file(s) < -p overrides.
+    ``params_file`` is one file, None, or a list read in order (a variant: its study's full
+    params, then its own keys)."""
     schema = read_schema(nb_path)
     values = {name: p.default for name, p in schema.items()}
-    if params_file is not None:
-        values.update(validate(schema, load_yaml(params_file), str(params_file)))
+    files = params_file if isinstance(params_file, (list, tuple)) else [params_file]
+    for f in files:
+        if f is not None:
+            values.update(validate(schema, load_yaml(f), str(f)))
     values.update(validate(schema, parse_overrides(overrides), "-p"))
     return values

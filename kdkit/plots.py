@@ -88,12 +88,11 @@ def color(label: str) -> str:
 
 
 def data_label(dataset) -> str:
-    """A data set as a figure names it: a file or folder by its stem (``my_log`` for
-    ``/home/me/my_log.csv``), never a path; built-in names as they are."""
-    from pathlib import PurePath
+    """A data set as a figure names it: the claims' short name (a file or folder by its stem,
+    never a path; :func:`kdkit.claims.dataset_name`)."""
+    from .claims import dataset_name
 
-    text = str(dataset)
-    return PurePath(text).stem if ("/" in text or "\\" in text or "." in text) else text
+    return dataset_name(dataset)
 
 
 def palette(labels) -> dict:

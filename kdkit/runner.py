@@ -115,17 +115,6 @@ def params_chain(study: str, params_file: Path | None) -> list[Path]:
     return [params_file]
 
 
-def resolve_chain(nb: Path, files: list[Path], overrides: list[str]) -> dict:
-    """:func:`kdkit.params.resolve` over a chain of params files (:func:`params_chain`):
-    notebook defaults < each file in order < -p overrides."""
-    values = _params.resolve(nb, files[0] if files else None, [])
-    schema = _params.read_schema(nb)
-    for f in files[1:]:
-        values.update(_params.validate(schema, _params.load_yaml(f), str(f)))
-    values.update(_params.validate(schema, _params.parse_overrides(overrides), "-p"))
-    return values
-
-
 def report_name(study: str, params_file: Path | None) -> str:
     """The report folder: ``STUDY``, or ``STUDY-VARIANT`` for ``params/STUDY-VARIANT.yaml``,
     so that a named variant (a longer protocol, another data set) never overwrites the main
@@ -415,11 +404,11 @@ def look_records(plan: Plan, previous: dict, run: dict) -> list[dict]:
     else:
         n = int(seeds.get("n", seq.start))
         alpha, seed_list = seq.alpha(n), seq.seeds(n)
+        before = previous.get("seeds")
         same = (previous.get("mode") == run["mode"] and previous.get("status") == "ok"
-                and SeedPlan.from_param(previous.get("seeds")) == seq
-                if isinstance(previous.get("seeds"), dict) else False)
-        earlier = [look for look in previous.get("looks", []) if same
-                   and isinstance(look.get("n"), int) and look["n"] < n]
+                and isinstance(before, dict) and SeedPlan.from_param(before) == seq)
+        earlier = [look for look in previous.get("looks", []) if isinstance(look.get("n"), int)
+                   and look["n"] < n] if same else []
     this = {"n": n, "seeds": seed_list, "alpha": alpha,
             "duration_s": run["duration_s"], "jobs_computed": run["jobs"]["computed"],
             "jobs_cached": run["jobs"]["cached"], "git_commit": run["git_commit"],
@@ -510,7 +499,7 @@ def plan_runs(names: list[str], *, params_file: str | None, smoke: bool,
         else:
             pfile = variant_file or default_params_file(study)
             pfile = pfile if pfile.exists() else None
-        values = resolve_chain(nb, params_chain(study, pfile), overrides)
+        values = _params.resolve(nb, params_chain(study, pfile), overrides)
         missing = sorted(k for k in user_data_keys(pfile) if values.get(k) is None)
         if missing:
             raise _params.ParamError(

@@ -158,6 +158,10 @@ class Deltas:
     def why(self, metric: str) -> str:
         return self._d.get(metric, (None, ""))[1]
 
+    def metrics(self) -> list[str]:
+        """The metrics that have a δ."""
+        return list(self._d)
+
     def kwargs(self, metric: str) -> dict:
         """``delta=…, delta_why=…`` for :func:`paired_claim`."""
         return {"delta": self(metric), "delta_why": self.why(metric)}

@@ -733,7 +733,30 @@ def evidence_checks(study: str, values: dict) -> dict:
         raise _params.ParamError(f"{study}: primary must be a list of claim ids (strings, as in "
                                  f"the id column of claims.csv); got {primary!r}")
     try:
-        Deltas(values.get("delta"))
+        deltas = Deltas(values.get("delta"))
     except (ValueError, AttributeError) as e:
         raise _params.ParamError(f"{study}: {e}") from None
+    if "seeds" in values:
+        check_plan_power(study, resolve_seeds(values["seeds"])[1], primary, deltas)
     return out
+
+
+def check_plan_power(study: str, plan, primary, deltas) -> None:
+    """Refuse a seed plan that declares ``sd`` but cannot detect the smallest δ with 80 %
+    power at its last look (``kdkit.sequential``: plans are sized by power, not budget)."""
+    values = [deltas(m) for m in deltas.metrics()]
+    if plan is None or plan.sd is None or not primary or not values:
+        return
+    delta, tests = min(values), len(primary)
+    effect = plan.planned_mde(plan.sd, tests=tests)
+    if effect <= delta:
+        return
+    need = plan.sized_max(plan.sd, delta, tests=tests)
+    level = plan.alpha(plan.max) / tests
+    raise _params.ParamError(
+        f"{study}: the seed plan cannot decide its primary claims: at its max of {plan.max} "
+        f"seeds (sd {plan.sd:g}, {tests} primary claims, level {level:.2g} at the last look) it "
+        f"detects {effect:.4g} with 80 % power, more than δ = {delta:g}; "
+        + (f"raise max to {need}" if need else "no max up to 1,000 seeds reaches it; change "
+           "the design (a smaller sd) or δ")
+        + " — plans are sized by power, not by budget")

@@ -14,6 +14,14 @@ most Σ α_k = f(1) = α, however the looks are correlated and whenever the run 
 within each claim family at level α_k. This is more conservative than exact group-sequential
 boundaries (which use the looks' correlation), but it needs no normality across looks and holds
 for the exact and permutation tests alike. A plain seed list is a single look at the full α.
+
+**Sized by power, not budget.** A plan may declare ``sd``: the standard deviation of a primary
+claim's per-seed differences expected from a pilot (the largest among the primary claims). The
+runner then refuses a plan whose last look cannot detect the study's smallest effect of interest
+δ with 80 % power (:meth:`SeedPlan.planned_mde`, at the last look's share of α split over the
+primary claims, the strictest Holm step) and names the ``max`` that would
+(:meth:`SeedPlan.sized_max`). A plan without ``sd`` runs, and its run record says it was not
+sized by power.
 """
 
 from __future__ import annotations
@@ -31,12 +39,16 @@ class SeedPlan:
     step: int
     max: int
     first: int = 0
+    sd: float | None = None
 
     def __post_init__(self):
         if not (1 <= self.start <= self.max and self.step >= 1 and self.first >= 0):
             raise ValueError("a seed plan needs 1 ≤ start ≤ max, step ≥ 1 and first ≥ 0, got "
                              f"start={self.start}, step={self.step}, max={self.max}, "
                              f"first={self.first}")
+        if self.sd is not None and not self.sd > 0:
+            raise ValueError(f"a seed plan's sd (the planned SD of a primary claim's per-seed "
+                             f"differences, from a pilot) must be a number > 0, got {self.sd}")
 
     @classmethod
     def from_param(cls, value) -> SeedPlan | None:
@@ -44,12 +56,17 @@ class SeedPlan:
         ``first``); None for a list."""
         if not isinstance(value, dict):
             return None
-        unknown = set(value) - {"start", "step", "max", "first", "n"}
+        unknown = set(value) - {"start", "step", "max", "first", "n", "sd"}
         if unknown or not {"start", "step", "max"} <= set(value):
             raise ValueError("seeds as a plan is {start: N, step: N, max: N} (optionally first: "
-                             f"the first seed, n: the seeds run so far); got {value!r}")
+                             "the first seed, sd: the planned SD of a primary claim's per-seed "
+                             f"differences, n: the seeds run so far); got {value!r}")
+        sd = value.get("sd")
+        if sd is not None and (isinstance(sd, bool) or not isinstance(sd, (int, float))):
+            raise ValueError(f"seeds: sd must be a number > 0 (the planned SD of a primary "
+                             f"claim's per-seed differences, from a pilot), got {sd!r}")
         return cls(int(value["start"]), int(value["step"]), int(value["max"]),
-                   int(value.get("first", 0)))
+                   int(value.get("first", 0)), None if sd is None else float(sd))
 
     def looks(self) -> list[int]:
         """The seed counts at which the claims are judged."""
@@ -87,6 +104,17 @@ class SeedPlan:
         from .power import mde
 
         return mde(sd, self.max, self.alpha(self.max, alpha) / tests)
+
+    def sized_max(self, sd: float, delta: float, alpha: float = 0.05, tests: int = 1,
+                  limit: int = 1000) -> int | None:
+        """The smallest ``max`` (this plan's start and step kept) whose :meth:`planned_mde`
+        is at most ``delta``; None when more than ``limit`` seeds would be needed."""
+        from dataclasses import replace
+
+        for n in range(self.start, limit + 1):
+            if replace(self, max=n).planned_mde(sd, alpha, tests) <= delta:
+                return n
+        return None
 
 
 def resolve_seeds(value) -> tuple[list[int], SeedPlan | None]:

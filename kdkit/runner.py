@@ -337,6 +337,7 @@ def _execute(plan: Plan, tmp: Path, final: Path, out_root: Path, *, progress: bo
         "jobs": jobs_done, "cpu": _jobs.cpu_info(), "job_cache_platform": _jobs.platform_tag(),
     }
     run["looks"] = look_records(plan, _read_run(final), run)
+    run["plan_power"] = plan_power(plan.values)
     if error:
         run["error"] = error.strip().splitlines()[0][:500]
     if status == "ok":
@@ -414,6 +415,29 @@ def look_records(plan: Plan, previous: dict, run: dict) -> list[dict]:
             "jobs_cached": run["jobs"]["cached"], "git_commit": run["git_commit"],
             "git_dirty": run["git_dirty"], "start": run["start"]}
     return earlier + [this]
+
+
+def plan_power(values: dict) -> dict | None:
+    """What a seed plan promised before its first seed (run.json's ``plan_power``): with a
+    declared ``sd``, the effect its last look detects with 80 % power against the smallest δ;
+    without one, that it was not sized by power. None for a plain seed list."""
+    from .claims import Deltas
+    from .sequential import SeedPlan
+
+    try:
+        seq = SeedPlan.from_param(values.get("seeds"))
+        deltas = Deltas(values.get("delta"))
+    except (ValueError, AttributeError):
+        return None
+    if seq is None:
+        return None
+    tests = max(1, len(values.get("primary") or []))
+    delta = min((deltas(m) for m in deltas.metrics()), default=None)
+    if seq.sd is None:
+        return {"sized_by_power": False, "max": seq.max, "delta": delta,
+                "note": "no sd declared: the plan's max was not sized by power"}
+    return {"sized_by_power": True, "max": seq.max, "sd": seq.sd, "tests": tests,
+            "delta": delta, "planned_mde": seq.planned_mde(seq.sd, tests=tests)}
 
 
 def _kernel_manager(kernel_log=None):
@@ -710,6 +734,28 @@ def study_checks(study: str, values: dict) -> None:
             check(values)
         except (ValueError, KeyError) as e:
             raise _params.ParamError(f"{study}: {e}") from None
+    check_primary_ids(study, values, getattr(module, "claim_ids", None))
+
+
+def check_primary_ids(study: str, values: dict, claim_ids) -> None:
+    """Refuse declared primary ids these params cannot produce (a size or data set the run
+    does not have, a method it does not train), naming the ids they can: otherwise the
+    claim would silently come out "not testable" after the whole run. Studies that list
+    their ids (``claim_ids(params)``) are checked; a declared id without a data set matches
+    any one data set (:func:`kdkit.claims.generic_match`)."""
+    from .claims import generic_match
+
+    primary = values.get("primary") or []
+    if claim_ids is None or not primary:
+        return
+    ids = claim_ids(values)
+    bad = [k for k in primary if generic_match(k, ids) not in ids]
+    if bad:
+        shown = ", ".join(ids[:24]) + (f", … ({len(ids)} in all)" if len(ids) > 24 else "")
+        raise _params.ParamError(
+            f"{study}: declared primary {', '.join(repr(k) for k in bad)} cannot be produced "
+            f"by these params (student sizes, data sets and methods as resolved; `kdkit list "
+            f"{study}` shows them); ids they produce: {shown}")
 
 
 def evidence_checks(study: str, values: dict) -> dict:

@@ -387,3 +387,56 @@ def test_readme_names_every_variant_and_stays_short():
     missing = [v for v in runner.variants() if f"`{v}`" not in readme]
     assert not missing, f"README does not list {missing}"
     assert len(readme.encode()) <= 12_000
+
+
+def test_a_declared_primary_the_params_cannot_produce_is_refused_before_the_run():
+    """kdkit issue 38: a declared primary at a size the run does not train (htd>ftd@4 with
+    student_dims [8]) came out "not testable" after the whole run, exit 0; now the run is
+    refused before any kernel starts, naming the ids the params do produce."""
+    with pytest.raises(_params.ParamError) as e:
+        runner.plan_runs(["topology_kd"], params_file=None, smoke=False,
+                         overrides=["student_dims=[8]", "tune_dim=8"])
+    msg = str(e.value)
+    assert "'htd>ftd@4'" in msg and "'htd>student@4'" in msg
+    assert "htd>ftd@8" in msg and "ftd>student@8" in msg  # what it can produce
+    # a data set the run does not have: bpr_kd's primaries name /synthetic
+    with pytest.raises(_params.ParamError, match="kd_margin\\(a=0.3\\)<student@8/synthetic"):
+        runner.plan_runs(["bpr_kd"], params_file=None, smoke=False,
+                         overrides=["datasets=[ml-100k]"])
+    # a generic id (no data set) matches the one data set the run has; own data by its stem
+    plan = runner.plan_runs(["bpr_kd"], params_file=None, smoke=False, overrides=[
+        "datasets=[ml-100k]", "primary=['kd_margin(a=0.3)<student@8', 'rd>controls@8']"])[0]
+    assert plan.values["datasets"] == ["ml-100k"]
+
+
+def test_claim_ids_list_what_the_claims_table_produces():
+    """The ids ``claim_ids`` promises are the ids the claims functions write (bpr_kd on a tiny
+    hand-made results table), so the refusal above never refuses a producible claim."""
+    import pandas as pd
+
+    from kdkit.studies import bpr_kd
+    arms = ["teacher", "student", "kd_margin", "kd_sigmoid", "rd", "kd_margin (α 0.3)",
+            *[f"{m} / {c} teacher" for m in ("kd_margin", "kd_sigmoid", "rd")
+              for c in ("born-again", "shuffled")]]
+    rows = [{"dataset": "synthetic", "seed": s, "arm": a, "dim": 64 if a == "teacher" else 8,
+             "params": 1, "Recall@10": 0.2 + 0.01 * s + 0.001 * i, "NDCG@10": 0.1 + 0.01 * s,
+             "MRR": 0.1, "HR@10": 0.3, "gate NDCG@10": 0.1 + (0.05 if a == "teacher" else 0),
+             "gate Recall@10": 0.2} for s in range(3) for i, a in enumerate(arms)]
+    lat = pd.DataFrame(columns=["dataset", "seed", "arm", "latency_ms"])
+    p = {"datasets": ["synthetic"], "student_dims": [8], "methods": list(bpr_kd.KD_METHODS),
+         "controls": list(bpr_kd.CONTROLS), "doses": {"kd_margin": [0.3]}}
+    made = {c.id for c in bpr_kd.claims(pd.DataFrame(rows), lat, teacher_dim=64, dims=[8],
+                                        doses=p["doses"]) if c.family != "descriptive"}
+    assert made == set(bpr_kd.claim_ids(p))
+
+
+def test_a_seed_plan_that_cannot_detect_delta_is_refused():
+    """kdkit issue 39: plans were sized by budget (topology_kd-rrd: max 8 seeds, 34-38 needed).
+    A plan that declares its pilot SD must detect δ with 80 % power at its last look."""
+    small = "seeds={start: 10, step: 10, max: 40, first: 100, sd: 0.0065}"
+    with pytest.raises(_params.ParamError, match="raise max to 79"):
+        runner.plan_runs(["bpr_kd"], params_file=None, smoke=False, overrides=[small])
+    plan = runner.plan_runs(["bpr_kd"], params_file=None, smoke=False, overrides=[
+        small.replace("max: 40", "max: 79")])[0]
+    from kdkit.sequential import resolve_seeds
+    assert resolve_seeds(plan.values["seeds"])[0] == list(range(100, 110))

@@ -417,3 +417,17 @@ def test_ids_with_a_slash_that_is_not_a_data_file_stay_as_they_are():
         assert short_dataset_id(Claim("c", "", None, None, None, "supported", id=key)).id == key
     c = Claim("c [runs/a.parquet]", "", None, None, None, "supported", id="x@8/runs/a.parquet")
     assert short_dataset_id(c).id == "x@8/a" and short_dataset_id(c).claim == "c [a]"
+
+
+def test_sized_max_is_the_smallest_plan_that_detects_delta():
+    """kdkit issue 39: plans sized by power. The max named by the refusal detects δ at its
+    last look; one seed fewer does not."""
+    from dataclasses import replace
+
+    from kdkit.sequential import SeedPlan
+    plan = SeedPlan(10, 10, 10, 100, 0.0065)
+    n = plan.sized_max(0.0065, 0.003, tests=3)
+    assert replace(plan, max=n).planned_mde(0.0065, tests=3) <= 0.003
+    assert replace(plan, max=n - 1).planned_mde(0.0065, tests=3) > 0.003
+    # the planned MDE uses the last look's share of α: 10 of 79 seeds -> 0.05 * 9 / 79 / 3
+    assert replace(plan, max=n).alpha(n) == pytest.approx(0.05 * (n - 70) / n)

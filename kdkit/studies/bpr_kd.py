@@ -457,6 +457,32 @@ def _wide(results, ds, col, dim=None):
     return g.pivot_table(index="seed", columns="arm", values=col)
 
 
+def claim_ids(p: dict) -> list[str]:
+    """The ids of the tested claims these params produce (the ids ``primary`` may name;
+    ``kdkit run`` refuses a declared primary outside them before a kernel starts)."""
+    from ..claims import dataset_name
+
+    dims, near = sorted(p["student_dims"]), source_dim(p["student_dims"])
+    out = []
+    for ds in map(dataset_name, p["datasets"]):
+        out.append(claim_id("size:teacher>student", near, ds))
+        for dim in dims:
+            out.append(claim_id("teacher>student", dim, ds))
+            what = [w for m, w in (("kd_margin", "kd_margin<student"),
+                                   ("kd_margin", "kd_margin<student:NDCG"),
+                                   ("kd_sigmoid", "kd_sigmoid<student")) if m in p["methods"]]
+            out += [claim_id(w, dim, ds) for w in what]
+            if dim == near:
+                out += [claim_id(f"size:{w}", dim, ds) for w in what]
+            out += [claim_id(f"{m}(a={a:g})<student", dim, ds)
+                    for m, alphas in p.get("doses", {}).items() for a in alphas]
+            if {"rd", "kd_margin"} <= set(p["methods"]):
+                out.append(claim_id("rd>kd_margin", dim, ds))
+            if p["controls"]:
+                out += [claim_id(f"{m}>controls", dim, ds) for m in p["methods"]]
+    return out
+
+
 def _size_claims(results: pd.DataFrame, teacher_dim: int, dim: int) -> list[Claim]:
     """Parameter counts of BPR-MF (an embedding and a bias per user and item) for the source's
     500 users + 1,000 items at our teacher and student sizes; descriptive. The count is

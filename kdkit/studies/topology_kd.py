@@ -508,6 +508,21 @@ def size_setting(dim: int, dims, *, teacher_dim: int, citeulike: bool,
     return ref, "; ".join(parts)
 
 
+def claim_ids(p: dict) -> list[str]:
+    """The ids of the tested claims these params produce (the ids ``primary`` may name;
+    ``kdkit run`` refuses a declared primary outside them before a kernel starts)."""
+    plugins = [m for m in p["methods"] if m not in METHODS]
+    out = []
+    for dim in sorted(p["student_dims"]):
+        phi = dim / p["teacher_dim"]
+        what = [f"{m}>student" for m in ("ftd", "htd", *plugins)]
+        what += [f"{m}>{b}" for m in plugins for b in ("ftd", "htd") if b in p["methods"]]
+        what += ["htd>ftd"] if phi <= SMALL_REGIME else ["ftd>htd"] if phi >= 0.5 else []
+        what += ["size:ftd>student", "size:htd>student"]
+        out += [claim_id(w, dim) for w in what]
+    return out
+
+
 def claims(results: pd.DataFrame, metric: str, *, teacher_dim: int, citeulike: bool,
            protocol: Protocol, delta=None) -> list[Claim]:
     """The source's claims at every student size (and, on the CiteULike split, the paper's

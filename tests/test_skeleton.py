@@ -7,6 +7,7 @@ from scipy.io import loadmat, savemat
 from kdkit.data import DataError
 from kdkit.data.skeleton import (
     ACTIONS,
+    GROUPS,
     OFFSETS,
     PARENTS,
     J,
@@ -91,3 +92,38 @@ def test_utd_mhad_loader_errors(tmp_path):
     savemat(tmp_path / "a1_s1_t1_skeleton.mat", {"d_skel": np.zeros((25, 3, 2))})
     with pytest.raises(DataError, match="expected \\(20, 3, T\\)"):
         load_utd_mhad(tmp_path)
+
+
+def test_hard_skeletons_have_confusable_twins_turning_and_tracking_loss():
+    """kdkit issue 37: the harder generator — 22 actions in confusable pairs, turning within a
+    trial, tracking loss — and the default generator unchanged by it."""
+    from kdkit.data.skeleton import HARD_ACTIONS, _mirror, _track
+
+    assert len(HARD_ACTIONS) >= 20 and set(ACTIONS) < set(HARD_ACTIONS)
+    # a mirrored twin moves the other side: punch_left turns the left shoulder, not the right
+    p = np.linspace(0, 1, 5)
+    assert set(HARD_ACTIONS["punch_left"](p)) == {"shoulder_left", "elbow_left"}
+    assert set(_mirror(ACTIONS["wave_right"])(p)) == {"shoulder_left", "elbow_left"}
+    d = synthetic_skeletons(3, 1, hard=True, seed=5, noise=0.0, drop=0.0, pelvis=0.0,
+                            sway=0.0, turn=90.0, yaw_range=0)
+    assert len(d.actions) == len(HARD_ACTIONS) and len(d.sequences) == 3 * len(HARD_ACTIONS)
+    # turning: the hips' direction changes between the first and the last frame
+    hips = [s[:, J["hip_left"]] - s[:, J["hip_right"]] for s in d.sequences]
+    turn = [np.degrees(np.arccos(np.clip(h[0] @ h[-1] / np.linalg.norm(h[0]) /
+                                         np.linalg.norm(h[-1]), -1, 1))) for h in hips]
+    assert max(turn) > 30
+    # tracking loss freezes a limb at its last tracked position
+    x = np.random.default_rng(0).normal(size=(50, 20, 3))
+    frozen = _track(x, np.random.default_rng(1), drop=1.0)
+    arm = list(GROUPS["arm_left"])
+    still = np.all(frozen[1:, arm] == frozen[:-1, arm], axis=(1, 2))
+    assert still.sum() >= 9 and np.all(frozen[:, [0, 1]] == x[:, [0, 1]])
+    # same seed, same data; hard=False is the generator as before (no extra draws)
+    a = synthetic_skeletons(2, 1, hard=True, seed=9)
+    b = synthetic_skeletons(2, 1, hard=True, seed=9)
+    assert all(np.array_equal(u, v) for u, v in zip(a.sequences, b.sequences))
+    with pytest.raises(ValueError, match="noise_corr"):
+        synthetic_skeletons(2, 1, hard=True, noise_corr=1.0)
+    # the default generator's first sequence, as computed before the harder setting existed
+    old = synthetic_skeletons(n_subjects=2, n_trials=2, seed=3).sequences[0]
+    assert np.abs(old).sum() == pytest.approx(1323.2041593190277, rel=1e-12)

@@ -144,7 +144,7 @@ def fit_student(X, lengths, y, *, n_classes, teacher=None, loss="ce", temperatur
 
 def fit_steps(X, lengths, y, *, n_classes, valid, targets=None, loss="ce",
               temperature=3.0, faithful=False, steps=600, eval_every=50, patience=None,
-              lr=1e-3, batch_size=16, seed=0, arch=None, device="cpu"):
+              lr=1e-3, batch_size=16, seed=0, arch=None, augment=False, device="cpu"):
     """Train a ``MotionTransformer`` for at most ``steps`` gradient steps (the same budget for
     every arm, whatever its number of rows) and keep the checkpoint with the lowest
     cross-entropy on ``valid = (X, lengths, y)``, scored every ``eval_every`` steps (the
@@ -157,7 +157,8 @@ def fit_steps(X, lengths, y, *, n_classes, valid, targets=None, loss="ce",
     rows; None: one-hot ``y``); ``kd`` / ``uniform`` — the source's loss
     (``distill.distance_targets.kd_loss`` at ``temperature``) against ``targets`` or against the
     uniform distribution. Rows are drawn in epochs (reshuffled unless ``faithful``: the source
-    trains unshuffled). Returns (model, its validation accuracy, its validation loss, its
+    trains unshuffled); ``augment`` turns and scales every batch (:func:`random_yaw`, its own
+    seeded generator). Returns (model, its validation accuracy, its validation loss, its
     step)."""
     if steps < 1 or eval_every < 1:
         raise ValueError(f"steps and eval_every must be ≥ 1, got {steps}, {eval_every}")
@@ -165,6 +166,7 @@ def fit_steps(X, lengths, y, *, n_classes, valid, targets=None, loss="ce",
 
     model, opt, g = _setup(X, n_classes, loss=loss, faithful=faithful, arch=arch, lr=lr,
                            seed=seed, device=device)
+    ga = torch.Generator().manual_seed(seed + 1)
     x, L, yt = torch.as_tensor(X), torch.as_tensor(lengths), torch.as_tensor(y)
     if loss == "uniform":
         targets = np.full((len(y), n_classes), 1.0 / n_classes)
@@ -177,7 +179,8 @@ def fit_steps(X, lengths, y, *, n_classes, valid, targets=None, loss="ce",
         order = torch.arange(len(x)) if faithful else torch.randperm(len(x), generator=g)
         for idx in order.split(batch_size):
             model.train()
-            z = model(x[idx].to(device), L[idx].to(device))
+            xb = random_yaw(x[idx], ga) if augment else x[idx]
+            z = model(xb.to(device), L[idx].to(device))
             if loss == "ce":
                 obj = -(pt[idx].to(device) * nn.functional.log_softmax(z, 1)).sum(1).mean()
             else:

@@ -309,12 +309,14 @@ def pathways(rows: pd.DataFrame) -> list[tuple[str, str]]:
 
 def pathway_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per pathway: the mean test accuracy of every arm, its gain over the student alone with a
-    95 % CI over seeds, and the teacher's lead on the gate rows."""
+    95 % CI over seeds, the teacher's lead on the gate rows and whether that lead passes the
+    teacher gate (a gated-out pathway's KD claims are not judged)."""
     out = []
     for t, s in pathways(rows):
         v, g = arm_values(rows, t, s), arm_values(rows, t, s, "gate")
         rec = {"teacher": t, "student": s, "family": f"{MODEL_FAMILY[t]} → {MODEL_FAMILY[s]}",
-               "teacher lead (gate)": float((g["teacher"] - g["alone"]).mean())}
+               "teacher lead (gate)": float((g["teacher"] - g["alone"]).mean()),
+               "teacher teaches": bool(pathway_gate(rows, t, s).ok)}
         for arm in ARM_COLUMNS:
             rec[arm if arm != "teacher" else "teacher accuracy"] = float(v[arm].mean())
         e = mean_ci(v["kd"] - v["alone"])

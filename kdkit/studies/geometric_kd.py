@@ -73,11 +73,23 @@ STUDENTS = {
     "kd": ("ce", "teacher", False),
     "self": ("ce", "self", False),
     "oracle": ("ce", "oracle", False),
+    "hard": ("ce", "hard", False),
+    "noisy": ("ce", "noisy", False),
+    "view": ("ce", None, False),
+    "augment": ("ce", None, False),
     SRC_CE: ("ce", None, True),
     SRC_KD: ("kd", "source", True),
     SRC_UNIF: ("uniform", None, True),
 }
-LABELS = {**ARM_LABELS, SRC_CE: SRC_CE, SRC_KD: SRC_KD, SRC_UNIF: SRC_UNIF}
+# controls of what KD hands over (kdkit issue 37): the teacher's hard labels on the transfer
+# rows; true labels corrupted to the teacher's accuracy there; and, for a student that does not
+# see view-normalised input, the student alone with it ("view") or with random turns and
+# scales of every batch ("augment"): the invariance Procrustes gives, without a teacher
+CONTROL_LABELS = {"hard": "teacher's hard labels", "noisy": "oracle at the teacher's accuracy",
+                  "view": "student alone, view-normalised",
+                  "augment": "student alone, yaw-augmented"}
+LABELS = {**ARM_LABELS, **CONTROL_LABELS, SRC_CE: SRC_CE, SRC_KD: SRC_KD, SRC_UNIF: SRC_UNIF}
+NOISE_SEED = 4241  # the draw of which transfer labels the "noisy" oracle gets wrong
 # the source's single-run numbers on UTD-MHAD, its subject split and its model's size
 SOURCE_CE, SOURCE_KD = 0.5745, 0.6491
 SOURCE_TRAIN_SUBJECTS = [1, 2, 3, 4, 5]
@@ -93,6 +105,8 @@ def check_params(p: dict) -> None:
             "lr_grid must list positive learning rates")
     require(p["n_subjects"] >= 2 and p["n_trials"] >= 1, "n_subjects ≥ 2 and n_trials ≥ 1")
     require(0 <= p["yaw_range"] <= 180, "yaw_range is in degrees, 0 to 180")
+    require(not (p.get("hard") and p["data_dir"] is not None),
+            "hard applies to the synthetic skeletons; set hard: false with data_dir")
     require(p["temperature"] > 0, "temperature must be > 0")
     require(p["k"] >= 1, "k must be ≥ 1")
     require(len(p["train_subjects"]) >= 3, "train_subjects needs at least 3 subjects: per seed "
@@ -114,15 +128,16 @@ def check_params(p: dict) -> None:
         used = set(p["train_subjects"]) | set(p["transfer_subjects"])
         require(used < known, f"train_subjects and transfer_subjects must leave test subjects "
                 f"among 1..{p['n_subjects']}")
-    need = {"kd", "self", "oracle"} & set(p["students"])
+    need = {"kd", "self", "oracle", "hard", "noisy"} & set(p["students"])
     require(not need or p["transfer_subjects"], f"{sorted(need)} need transfer_subjects")
 
 
 @lru_cache(maxsize=16)
-def _dataset(data_dir, n_subjects: int, n_trials: int, yaw_range: float, seed: int):
+def _dataset(data_dir, n_subjects: int, n_trials: int, yaw_range: float, seed: int,
+             hard: bool = False):
     if data_dir is not None:
         return load_skeletons(data_dir, joints=20)
-    return synthetic_skeletons(n_subjects, n_trials, yaw_range=yaw_range, seed=seed)
+    return synthetic_skeletons(n_subjects, n_trials, yaw_range=yaw_range, hard=hard, seed=seed)
 
 
 def roles(p: dict, seed: int) -> dict:
@@ -141,7 +156,8 @@ def load(p: dict, seed: int | None = None) -> dict:
     draw unless ``data_seed``."""
     seed = p["seeds"][0] if seed is None else seed
     s = p["data_seed"] if p["data_seed"] is not None else seed
-    data = _dataset(p["data_dir"], p["n_subjects"], p["n_trials"], float(p["yaw_range"]), s)
+    data = _dataset(p["data_dir"], p["n_subjects"], p["n_trials"], float(p["yaw_range"]), s,
+                    bool(p.get("hard", False)))
     r = roles(p, seed)
     groups = {"fit": r["fit"], "valid": [r["valid"]], "gate": [r["gate"]],
               "transfer": r["transfer"]}
@@ -194,13 +210,17 @@ def soft_targets(D, ytr, n_classes: int, temperature: float) -> dict:
 
 
 def teacher_job(p: dict, seed: int) -> dict:
-    """The teacher of one seed (a job): Procrustes-DTW distances from every sequence to the
-    labelled gradient rows (its reference set), k-NN accuracies on the gate subject, the
-    transfer set and the test subjects (the source's summed DTW; the length-normalised one on
-    test), the source's targets on the labelled rows and the sound ones on the transfer rows."""
+    """The teacher of one seed (a job): Procrustes-DTW distances from every sequence to its
+    reference set — every labelled subject but the gate subject (the gradient rows and the
+    validation subject: the teacher picks no checkpoint, so it may use both) — k-NN accuracies
+    on the gate subject, the transfer set and the test subjects (the source's summed DTW; the
+    length-normalised one on test), the source's targets on the labelled gradient rows and the
+    sound ones on the transfer rows."""
     d = load(p, seed)
     C = len(d["data"].actions)
-    (fit, yfit), (te, yte) = d["fit"], d["test"]
+    (te, yte) = d["test"]
+    fit, yfit = d["fit"][0] + d["valid"][0], np.concatenate([d["fit"][1], d["valid"][1]])
+    n_grad = len(d["fit"][1])
     t0 = time.perf_counter()
     D = distance_matrix(fit)
     others = d["gate"][0] + d["transfer"][0] + te
@@ -212,7 +232,7 @@ def teacher_job(p: dict, seed: int) -> dict:
     ng, nt = len(d["gate"][1]), len(d["transfer"][1])
     D_g, D_tr, D_te = D_o[:ng], D_o[ng:ng + nt], D_o[ng + nt:]
     D_te_n = distance_matrix(te, fit, normalize=True)
-    targets = soft_targets(D, yfit, C, p["temperature"])
+    targets = soft_targets(D[:n_grad, :n_grad], yfit[:n_grad], C, p["temperature"])
     acc = lambda Dx, y, kk=p["k"]: float((knn_predict(Dx, yfit, kk) == y).mean())  # noqa: E731
     out = {"seed": seed, "n_classes": C, "actions": d["data"].actions, "roles": roles(p, seed),
            "gate_accuracy": acc(D_g, d["gate"][1]),
@@ -221,6 +241,7 @@ def teacher_job(p: dict, seed: int) -> dict:
            "acc_loo": float((knn_predict(D, yfit, p["k"], exclude_self=True) == yfit).mean()),
            "pred": knn_predict(D_te, yfit, p["k"]), "seconds": seconds, "ms_per_sample": ms,
            "source_targets": targets["source"], "t_sound": targets["t_sound"],
+           "references": int(len(yfit)),
            "stats": targets["stats"].assign(seed=seed)}
     if nt:
         sound = class_soft_targets(D_tr, yfit, targets["t_sound"], C)
@@ -241,13 +262,14 @@ def student_job(p: dict, seed: int, arm: str, targets, n_classes: int,
 
     d = load(p, seed)
     loss, kind, faithful = STUDENTS[arm]
-    view = p["view"] and not faithful  # the source's arms keep the source's input
+    view = (p["view"] or arm == "view") and not faithful  # the source's arms: its input
     (fit, yfit) = d["fit"]
     X, L, y = fit, None, yfit
     tgt = None if kind not in ("source",) else np.asarray(targets)
-    if kind in ("teacher", "self", "oracle"):
+    if kind in ("teacher", "self", "oracle", "hard", "noisy"):
         tr, ytr = d["transfer"]
-        q = np.eye(n_classes)[ytr] if kind == "oracle" else np.asarray(targets)
+        q = np.eye(n_classes)[transfer_labels(kind, ytr, targets, n_classes, seed)] \
+            if kind in ("oracle", "hard", "noisy") else np.asarray(targets)
         X, y = fit + tr, np.concatenate([yfit, ytr])  # y of transfer rows: unused by the loss
         tgt = np.concatenate([np.eye(n_classes)[yfit], q])
     Xp, L = pad(X, view=view, stride=p["frame_stride"])
@@ -261,7 +283,8 @@ def student_job(p: dict, seed: int, arm: str, targets, n_classes: int,
                 Xp, L, y, n_classes=n_classes, valid=valid, targets=tgt, loss=loss,
                 temperature=p["temperature"], faithful=faithful, steps=p["steps"],
                 eval_every=p["eval_every"], patience=p["patience"], lr=lr,
-                batch_size=p["batch_size"], seed=seed, arch=arch, device=resolve(device))
+                batch_size=p["batch_size"], seed=seed, arch=arch, augment=arm == "augment",
+                device=resolve(device))
         except FloatingPointError:
             trials.append({"lr": lr, "valid loss": float("nan"),
                            "valid accuracy": float("nan"), "best step": None})
@@ -292,6 +315,23 @@ def student_job(p: dict, seed: int, arm: str, targets, n_classes: int,
     return out
 
 
+def transfer_labels(kind: str, y_true, targets, n_classes: int, seed: int) -> np.ndarray:
+    """The hard labels a transfer row gets: its true label (``oracle``), the teacher's argmax
+    (``hard``; ``targets``: the teacher's probabilities), or its true label with a seeded
+    share of rows relabelled at random to another class so that the labels are exactly as
+    accurate as the teacher's argmax (``noisy``; ``targets``: that accuracy)."""
+    y = np.asarray(y_true)
+    if kind == "oracle":
+        return y
+    if kind == "hard":
+        return np.asarray(targets).argmax(1)
+    rng = np.random.default_rng(seed + NOISE_SEED)
+    wrong = rng.permutation(len(y))[:int(round((1 - float(targets)) * len(y)))]
+    out = y.copy()
+    out[wrong] = (y[wrong] + rng.integers(1, n_classes, size=len(wrong))) % n_classes
+    return out
+
+
 def run(p: dict, runner, progress=print) -> dict:
     """Teachers and the student alone first (one job per seed each), then every other arm."""
     C = len(load(p, p["seeds"][0])["data"].actions)
@@ -307,7 +347,8 @@ def run(p: dict, runner, progress=print) -> dict:
     def tg(arm, s):
         kind = STUDENTS[arm][1]
         return {"teacher": by[s].get("transfer_targets"), "self": al[s].get("transfer_probs"),
-                "source": by[s]["source_targets"]}.get(kind)
+                "source": by[s]["source_targets"], "hard": by[s].get("transfer_targets"),
+                "noisy": by[s].get("transfer_label_accuracy")}.get(kind)
 
     rest = [Job(student_job, (pj, s, arm, tg(arm, s), C), {"device": p["device"]},
                 name=f"{arm} seed {s}")
@@ -370,7 +411,6 @@ def claims(rows: pd.DataFrame, teachers: list[dict], stats: pd.DataFrame, n_clas
     nn1 = pd.Series({t["seed"]: t["acc_test"][1] for t in teachers}).loc[seeds]
     nn1n = pd.Series({t["seed"]: t["acc_test_normalised"][1] for t in teachers}).loc[seeds]
     gate_main = held_out_gate(gate, "alone", k)
-    gate_src = held_out_gate(gate, SRC_CE, k)
     out: list[Claim] = []
     if "kd" in w:
         control = None
@@ -386,19 +426,31 @@ def claims(rows: pd.DataFrame, teachers: list[dict], stats: pd.DataFrame, n_clas
                                 "57.45 % → 64.91 % (UTD-MHAD)", "the source's architecture "
                                 "and soft targets on both sides; the source's +7.46 points "
                                 "are held against our seeds only by the size claim",
-                                key="kd>ce@src", gates=(gate_src,), **acc))
+                                key="kd>ce@src", **acc))
         out.append(size_claim(w[SRC_KD], w[SRC_CE], "Geometric KD improves the source's model "
                               "by the source's amount (+7.46 points on UTD-MHAD)",
                               SOURCE_KD / SOURCE_CE - 1, differs=differs,
                               source_value="57.45 % → 64.91 % (UTD-MHAD, one run)",
-                              key="kd>ce@src:size", gates=(gate_src,)))
+                              key="kd>ce@src:size"))
     if SRC_KD in w and SRC_UNIF in w:
         out.append(paired_claim(w[SRC_KD], w[SRC_UNIF], ">", "The KD gain comes from "
                                 "geometry, not from smoothing (the source's T = "
                                 f"{temperature:g} targets vs a uniform teacher, the source's "
                                 "model)", "", "like with like: the source's architecture and "
-                                "loss on both sides", key="geo>unif@src", gates=(gate_src,),
-                                **acc))
+                                "loss on both sides", key="geo>unif@src", **acc))
+    for arm, text, why in (
+            ("hard", "KD's soft targets beat the teacher's hard labels on the same transfer rows",
+             "what the probabilities add beyond the teacher's argmax"),
+            ("noisy", "KD beats true labels corrupted to the teacher's accuracy (same rows)",
+             "a labeller exactly as accurate as the teacher, without its soft structure"),
+            ("view", "KD beats a view-normalised student alone (no teacher)",
+             "the invariance Procrustes hands over, given to the student by preprocessing"),
+            ("augment", "KD beats the student alone trained with random turns and scales",
+             "the same invariance, learnt from augmentation instead of a teacher")):
+        if "kd" in w and arm in w:
+            setting = where or "synthetic skeletons"
+            out.append(paired_claim(w["kd"], w[arm], ">", f"{text} ({setting}, test accuracy)",
+                                    "", why, key=f"kd>{arm}", gates=(gate_main,), **acc))
     st = stats[stats["targets"].str.startswith("source")]
     e = mean_ci(st["mean max prob"])
     out.append(Claim(f"The source's soft targets (T = {temperature:g}) carry the teacher's "

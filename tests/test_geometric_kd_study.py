@@ -119,11 +119,18 @@ P = {"train_subjects": [1, 2, 3, 4], "transfer_subjects": [5, 6], "data_dir": No
 
 def test_roles_rotate_through_the_training_subjects_and_never_overlap():
     r = [gk.roles(P, s) for s in range(8)]
-    assert [x["gate"] for x in r] == [1, 2, 3, 4, 1, 2, 3, 4]
+    assert [x["gate"] for x in r] == [[1], [2], [3], [4], [1], [2], [3], [4]]
     assert [x["valid"] for x in r] == [2, 3, 4, 1, 2, 3, 4, 1]
     for x in r:
-        assert sorted(x["fit"] + [x["gate"], x["valid"]]) == [1, 2, 3, 4]
+        assert sorted(x["fit"] + x["gate"] + [x["valid"]]) == [1, 2, 3, 4]
         assert not set(x["fit"]) & set(x["transfer"])
+    # two gate subjects (a gate judged on more sequences): still disjoint, still rotating
+    r = [gk.roles({**P, "train_subjects": [1, 2, 3, 4, 5, 6], "gate_subjects": 2}, s)
+         for s in range(6)]
+    assert [x["gate"] for x in r][:3] == [[1, 2], [2, 3], [3, 4]]
+    for x in r:
+        assert sorted(x["fit"] + x["gate"] + [x["valid"]]) == [1, 2, 3, 4, 5, 6]
+        assert len(x["fit"]) == 3
 
 
 def test_load_splits_the_subjects_by_role():
@@ -144,6 +151,9 @@ def test_check_params_rejects_overlapping_or_missing_roles():
     gk.check_params(base)
     with pytest.raises(ValueError, match="both training and transfer"):
         gk.check_params({**base, "transfer_subjects": [4, 5]})
+    gk.check_params({**base, "gate_subjects": 2})
+    with pytest.raises(ValueError, match="at least 5"):
+        gk.check_params({**base, "gate_subjects": 3})
     with pytest.raises(ValueError, match="at least 3"):
         gk.check_params({**base, "train_subjects": [1, 2]})
     with pytest.raises(ValueError, match="need transfer_subjects"):

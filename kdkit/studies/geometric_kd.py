@@ -105,12 +105,17 @@ def check_params(p: dict) -> None:
             "lr_grid must list positive learning rates")
     require(p["n_subjects"] >= 2 and p["n_trials"] >= 1, "n_subjects ≥ 2 and n_trials ≥ 1")
     require(0 <= p["yaw_range"] <= 180, "yaw_range is in degrees, 0 to 180")
+    require(p.get("teacher_dtw", "sum") in ("sum", "normalised"),
+            f"teacher_dtw must be sum (the source's) or normalised, got {p.get('teacher_dtw')}")
     require(not (p.get("hard") and p["data_dir"] is not None),
             "hard applies to the synthetic skeletons; set hard: false with data_dir")
     require(p["temperature"] > 0, "temperature must be > 0")
     require(p["k"] >= 1, "k must be ≥ 1")
-    require(len(p["train_subjects"]) >= 3, "train_subjects needs at least 3 subjects: per seed "
-            "one validates, one decides the teacher gate, the rest train")
+    n_gate = p.get("gate_subjects", 1)
+    require(isinstance(n_gate, int) and n_gate >= 1, "gate_subjects must be an integer ≥ 1")
+    require(len(p["train_subjects"]) >= n_gate + 2, f"train_subjects needs at least "
+            f"{n_gate + 2} subjects: per seed one validates, {n_gate} decide the teacher gate "
+            "(gate_subjects), the rest train")
     bad = sorted(set(p["students"]) - set(STUDENTS))
     require(not bad, f"students: unknown {bad}; allowed: {', '.join(STUDENTS)}")
     require("alone" in p["students"], "students must include alone (every gate compares with "
@@ -141,12 +146,15 @@ def _dataset(data_dir, n_subjects: int, n_trials: int, yaw_range: float, seed: i
 
 
 def roles(p: dict, seed: int) -> dict:
-    """The subjects of each role for ``seed``: ``gate`` (decides the gates), ``valid`` (picks
-    lr and checkpoint), ``fit`` (the labelled gradient rows), ``transfer``; the seeds rotate
-    the gate and validation subjects through ``train_subjects``."""
+    """The subjects of each role for ``seed``: ``gate`` (a list of ``gate_subjects`` subjects,
+    default 1: they decide the gates), ``valid`` (picks lr and checkpoint), ``fit`` (the
+    labelled gradient rows), ``transfer``; the seeds rotate the gate and validation subjects
+    through ``train_subjects``."""
     s = list(p["train_subjects"])
-    g, v = s[seed % len(s)], s[(seed + 1) % len(s)]
-    return {"valid": v, "gate": g, "fit": [x for x in s if x not in (v, g)],
+    n = int(p.get("gate_subjects", 1))
+    g = [s[(seed + i) % len(s)] for i in range(n)]
+    v = s[(seed + n) % len(s)]
+    return {"valid": v, "gate": g, "fit": [x for x in s if x != v and x not in g],
             "transfer": list(p["transfer_subjects"])}
 
 
@@ -159,7 +167,7 @@ def load(p: dict, seed: int | None = None) -> dict:
     data = _dataset(p["data_dir"], p["n_subjects"], p["n_trials"], float(p["yaw_range"]), s,
                     bool(p.get("hard", False)))
     r = roles(p, seed)
-    groups = {"fit": r["fit"], "valid": [r["valid"]], "gate": [r["gate"]],
+    groups = {"fit": r["fit"], "valid": [r["valid"]], "gate": r["gate"],
               "transfer": r["transfer"]}
     out = {}
     for role, subjects in groups.items():
@@ -221,23 +229,28 @@ def teacher_job(p: dict, seed: int) -> dict:
     (te, yte) = d["test"]
     fit, yfit = d["fit"][0] + d["valid"][0], np.concatenate([d["fit"][1], d["valid"][1]])
     n_grad = len(d["fit"][1])
+    norm = p.get("teacher_dtw", "sum") == "normalised"
     t0 = time.perf_counter()
-    D = distance_matrix(fit)
+    D = distance_matrix(fit, normalize=norm)
     others = d["gate"][0] + d["transfer"][0] + te
-    D_o = distance_matrix(others, fit)
+    D_o = distance_matrix(others, fit, normalize=norm)
     seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    distance_matrix(te[:5], fit)
+    distance_matrix(te[:5], fit, normalize=norm)
     ms = (time.perf_counter() - t0) / min(5, len(te)) * 1e3
     ng, nt = len(d["gate"][1]), len(d["transfer"][1])
     D_g, D_tr, D_te = D_o[:ng], D_o[ng:ng + nt], D_o[ng + nt:]
-    D_te_n = distance_matrix(te, fit, normalize=True)
-    targets = soft_targets(D[:n_grad, :n_grad], yfit[:n_grad], C, p["temperature"])
+    D_te_other = distance_matrix(te, fit, normalize=not norm)
+    D_te_sum, D_te_n = (D_te_other, D_te) if norm else (D_te, D_te_other)
+    # the source's targets always come from its summed DTW, on the labelled gradient rows
+    D_src = distance_matrix(fit[:n_grad]) if norm else D[:n_grad, :n_grad]
+    targets = soft_targets(D_src, yfit[:n_grad], C, p["temperature"])
     acc = lambda Dx, y, kk=p["k"]: float((knn_predict(Dx, yfit, kk) == y).mean())  # noqa: E731
     out = {"seed": seed, "n_classes": C, "actions": d["data"].actions, "roles": roles(p, seed),
            "gate_accuracy": acc(D_g, d["gate"][1]),
-           "acc_test": {kk: acc(D_te, yte, kk) for kk in sorted({1, 3, 5, p["k"]})},
+           "acc_test": {kk: acc(D_te_sum, yte, kk) for kk in sorted({1, 3, 5, p["k"]})},
            "acc_test_normalised": {1: acc(D_te_n, yte, 1)},
+           "acc_test_teacher": {1: acc(D_te, yte, 1)}, "dtw": "normalised" if norm else "sum",
            "acc_loo": float((knn_predict(D, yfit, p["k"], exclude_self=True) == yfit).mean()),
            "pred": knn_predict(D_te, yfit, p["k"]), "seconds": seconds, "ms_per_sample": ms,
            "source_targets": targets["source"], "t_sound": targets["t_sound"],
@@ -357,7 +370,8 @@ def run(p: dict, runner, progress=print) -> dict:
     rows = pd.DataFrame([{k: v for k, v in x.items()
                           if k not in ("pred", "tuning", "transfer_probs")} for x in done])
     tuning = pd.DataFrame([t for x in done for t in x["tuning"]])
-    gate = pd.DataFrame([{"seed": t["seed"], "held-out subject": t["roles"]["gate"],
+    gate = pd.DataFrame([{"seed": t["seed"],
+                          "held-out subject": ", ".join(map(str, t["roles"]["gate"])),
                           "validation subject": t["roles"]["valid"],
                           f"{p['k']}-NN teacher": t["gate_accuracy"]} for t in teachers])
     wide = rows.pivot_table(index="seed", columns="arm", values="gate accuracy")
@@ -409,6 +423,9 @@ def claims(rows: pd.DataFrame, teachers: list[dict], stats: pd.DataFrame, n_clas
     acc = d.kwargs("accuracy")
     seeds = list(w.index)
     nn1 = pd.Series({t["seed"]: t["acc_test"][1] for t in teachers}).loc[seeds]
+    used = pd.Series({t["seed"]: t.get("acc_test_teacher", t["acc_test"])[1]
+                      for t in teachers}).loc[seeds]
+    dtw = teachers[0].get("dtw", "sum")
     nn1n = pd.Series({t["seed"]: t["acc_test_normalised"][1] for t in teachers}).loc[seeds]
     gate_main = held_out_gate(gate, "alone", k)
     out: list[Claim] = []
@@ -461,8 +478,10 @@ def claims(rows: pd.DataFrame, teachers: list[dict], stats: pd.DataFrame, n_clas
                      "sets; not supported when below 1.5/C (near uniform)",
                      id="src-targets-peaked", family="descriptive"))
     if "alone" in w:
-        out.append(paired_claim(nn1.to_numpy(), w["alone"].to_numpy(), ">",
-                                "Procrustes-DTW geometry gives high accuracy (1-NN teacher vs "
+        out.append(paired_claim(used.to_numpy(), w["alone"].to_numpy(), ">",
+                                "Procrustes-DTW geometry gives high accuracy (1-NN teacher, "
+                                f"{'length-normalised' if dtw == 'normalised' else 'summed'} "
+                                "DTW, vs "
                                 f"the {'view-normalised' if view else 'hip-centred'} student "
                                 f"alone, {'UTD-MHAD' if utd else 'synthetic skeletons'}, test "
                                 "subjects)", "\"high accuracy\"; their 1-NN: 32.0 % on "

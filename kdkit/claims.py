@@ -158,9 +158,9 @@ class Deltas:
     def why(self, metric: str) -> str:
         return self._d.get(metric, (None, ""))[1]
 
-    def metrics(self) -> list[str]:
-        """The metrics that have a δ."""
-        return list(self._d)
+    def smallest(self) -> float | None:
+        """The smallest δ over the metrics (None without any): what a seed plan must detect."""
+        return min((v for v, _ in self._d.values()), default=None)
 
     def kwargs(self, metric: str) -> dict:
         """``delta=…, delta_why=…`` for :func:`paired_claim`."""

@@ -432,7 +432,7 @@ def plan_power(values: dict) -> dict | None:
     if seq is None:
         return None
     tests = max(1, len(values.get("primary") or []))
-    delta = min((deltas(m) for m in deltas.metrics()), default=None)
+    delta = deltas.smallest()
     if seq.sd is None:
         return {"sized_by_power": False, "max": seq.max, "delta": delta,
                 "note": "no sd declared: the plan's max was not sized by power"}
@@ -791,10 +791,9 @@ def evidence_checks(study: str, values: dict) -> dict:
 def check_plan_power(study: str, plan, primary, deltas) -> None:
     """Refuse a seed plan that declares ``sd`` but cannot detect the smallest δ with 80 %
     power at its last look (``kdkit.sequential``: plans are sized by power, not budget)."""
-    values = [deltas(m) for m in deltas.metrics()]
-    if plan is None or plan.sd is None or not primary or not values:
+    delta, tests = deltas.smallest(), len(primary)
+    if plan is None or plan.sd is None or not primary or delta is None:
         return
-    delta, tests = min(values), len(primary)
     effect = plan.planned_mde(plan.sd, tests=tests)
     if effect <= delta:
         return

@@ -47,7 +47,10 @@ rules, applied to the whole table at once by :func:`finalize` (``Report.claims``
   the teacher beats the student alone on held-out data that chose neither checkpoint nor
   hyperparameters (:func:`teacher_gate`); a claim about a control only when the control is
   sound. A failed precondition gives its own verdict (``not testable`` by default) and reason,
-  and the claim leaves the Holm family;
+  and the claim leaves the Holm family. An **open** teacher gate — the teacher ahead of the
+  student alone but not yet significantly — makes the claim ``inconclusive``, not ``not
+  testable``: more seeds may decide the gate, so a seed plan keeps looking (a gate with too
+  little data must not hide a decisive result as "not testable");
 * a **value** claim ("A reaches 0.140") is supported when the source's value lies inside our
   interval widened by a relative tolerance, not supported otherwise. Use it only where our
   setting matches the source's; where it cannot, the claim is ``not testable`` and we still
@@ -340,7 +343,9 @@ def teacher_gate(teacher, student, *, metric: str = "", alpha: float = ALPHA,
     """The precondition of a transfer claim: ``teacher`` beats ``student`` (per-seed values,
     paired, the same test as the claims, raw p < α) on ``data`` — data that chose neither the
     checkpoint nor the hyperparameters of either model (a held-out half of validation, not the
-    best point of a validation curve)."""
+    best point of a validation curve). Failed (verdict ``not testable``) when ``teacher`` does
+    not lead; *open* (verdict ``inconclusive``: a seed plan keeps looking) when it leads
+    without p < α."""
     from .stats import paired_test
 
     t, s = np.asarray(teacher, dtype=float), np.asarray(student, dtype=float)
@@ -349,10 +354,16 @@ def teacher_gate(teacher, student, *, metric: str = "", alpha: float = ALPHA,
         return Gate(False, f"one seed: cannot show that {what} beats {than}")
     c = paired_test(t, s)
     ok = c.mean_diff > 0 and c.p_value < alpha
-    reason = (f"{what} is no better than {than} ({label}: {c.mean_diff:+.4f}, "
-              f"p = {c.p_value:.3g}, {c.test})")
-    return Gate(ok, reason if not ok else f"{what} beats {than} ({label}: "
-                f"{c.mean_diff:+.4f}, p = {c.p_value:.3g})")
+    if ok:
+        return Gate(True, f"{what} beats {than} ({label}: {c.mean_diff:+.4f}, "
+                    f"p = {c.p_value:.3g})")
+    if c.mean_diff > 0:
+        # open, not failed: the teacher leads but the gate's data cannot show it yet
+        return Gate(False, f"the gate is open: {what} leads {than} ({label}: "
+                    f"{c.mean_diff:+.4f}, p = {c.p_value:.3g} ≥ α = {alpha:g}, {c.test}); "
+                    "more seeds may decide it", verdict="inconclusive")
+    return Gate(False, f"{what} is no better than {than} ({label}: {c.mean_diff:+.4f}, "
+                f"p = {c.p_value:.3g}, {c.test})")
 
 
 def _family(c: Claim, primary) -> str:

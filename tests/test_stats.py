@@ -201,3 +201,19 @@ def test_teacher_gate_makes_transfer_claims_not_testable():
     ok = teacher_gate(A5, B5)
     c = finalize([paired_claim(A5, B5, ">", "KD transfers", gates=[ok])])[0]
     assert ok.ok and c.verdict == "supported" and "the teacher beats" in c.note
+
+
+def test_an_open_teacher_gate_keeps_the_claim_inconclusive_not_untestable():
+    """geometric_kd's case of seeds 100-129: the teacher leads on the gate data without p < α
+    while KD is decisive on test. The claim must read inconclusive (a seed plan keeps looking),
+    never "not testable", and the note says the gate is open and by how much."""
+    from kdkit.claims import finalize, paired_claim, teacher_gate
+    teacher = [0.55, 0.50, 0.58, 0.49, 0.57, 0.52]
+    student = [0.52, 0.53, 0.54, 0.50, 0.53, 0.50]        # teacher +0.015, p > 0.05
+    gate = teacher_gate(teacher, student, metric="accuracy", data="held-out gate subjects")
+    assert not gate.ok and gate.verdict == "inconclusive"
+    assert gate.reason.startswith("the gate is open: the teacher leads the student alone "
+                                  "(held-out gate subjects accuracy: +0.0150")
+    c = finalize([paired_claim(A5, B5, ">", "KD transfers", gates=[gate])])[0]
+    assert c.verdict == "inconclusive" and c.p_holm is None
+    assert "more seeds may decide it" in c.note

@@ -21,15 +21,16 @@ encoding, no padding mask, unshuffled) and input (hip-centred): CE, KD with the 
 targets (global min-max, softmax over all training samples, T = 3) and KD against a uniform
 teacher (the smoothing control).
 
-**Inner validation.** Per seed two training subjects are held out of the gradient data, the
-seeds rotating through them: the *validation* subject (``train_subjects[(seed + 1) % n]``)
-picks every arm's learning rate (``lr_grid``, the same grid for every arm) and checkpoint
-(lowest validation cross-entropy, scored every ``eval_every`` gradient steps, early stopping
-after ``patience`` scores without gain, at most ``steps``: the same budget for every arm); the
-*gate* subject (``train_subjects[seed % n]``) picked nothing and decides the **teacher gate**:
-the k-NN teacher (reference: the labelled gradient rows) against the student alone, per pathway
-(the view-normalised student for the transfer claims, the source's CE model for the source's),
-and the self-training control's soundness (:func:`kdkit.transfer_set.control_gate`). The test
+**Inner validation.** Per seed ``gate_subjects`` + 1 training subjects are held out of the
+gradient data, the seeds rotating through them (:func:`roles`): the *validation* subject picks
+every arm's learning rate (``lr_grid``, the same grid for every arm) and checkpoint (lowest
+validation cross-entropy, scored every ``eval_every`` gradient steps, early stopping after
+``patience`` scores without gain, at most ``steps``: the same budget for every arm); the *gate*
+subjects picked nothing and decide the **teacher gate**: the k-NN teacher (references: every
+labelled subject but the gate ones) against the student alone, per pathway (the view-normalised
+student for the transfer claims), and the self-training control's soundness
+(:func:`kdkit.transfer_set.control_gate`). An open gate (teacher ahead, p ≥ α) leaves the
+transfer claims inconclusive and the seed plan looking. The test
 subjects are scored once, at the end, and decide no gate.
 
 Every student sees every ``frame_stride``-th frame (the teacher all of them): the budget. The

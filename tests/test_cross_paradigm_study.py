@@ -132,17 +132,30 @@ def _rows(gains, leads, *, alone=0.7, teacher_gate=None):
     return pd.DataFrame(out)
 
 
-def test_cross_coefficient_recovers_the_family_effect_given_lead_and_student():
-    # gain = 0.01 + 0.02 · cross + 0.5 · lead exactly: the coefficient is 0.02 on every seed
-    leads = {"lr": [0.10, 0.12, 0.08], "svm": [0.05, 0.07, 0.06], "mlp": [0.02, 0.01, 0.03]}
-    fam = {("lr", "lr"): 0, ("svm", "lr"): 1, ("mlp", "lr"): 1, ("lr", "mlp"): 1,
-           ("svm", "mlp"): 1, ("mlp", "mlp"): 0}
-    gains = {(t, s): [0.01 + 0.02 * c + 0.5 * leads[t][i] for i in range(3)]
-             for (t, s), c in fam.items()}
-    coef = tr.cross_coefficients(_rows(gains, leads), list(fam))
+def test_cross_coefficient_recovers_the_family_effect_given_teacher_and_student():
+    # gain = 0.02 · cross + a_t + c_s exactly, with teacher effects far larger than the family
+    # effect: the two-way fixed-effects coefficient is 0.02 on every seed
+    a = {"lr_poly": 0.03, "mlp": 0.05, "dnn": -0.01, "svm": 0.09}
+    c = {"lr": 0.0, "mlp": 0.015}
+    fam = {("lr_poly", "lr"): 0, ("mlp", "lr"): 1, ("dnn", "lr"): 1, ("svm", "lr"): 1,
+           ("lr_poly", "mlp"): 1, ("mlp", "mlp"): 0, ("dnn", "mlp"): 0, ("svm", "mlp"): 1}
+    gains = {(t, s): [0.02 * f + a[t] + c[s] + 0.001 * i for i in range(3)]
+             for (t, s), f in fam.items()}
+    leads = {t: [0.1, 0.1, 0.1] for t in a}
+    rows = _rows(gains, leads)
+    coef = tr.cross_coefficients(rows, list(fam))
     assert coef.to_numpy() == pytest.approx([0.02, 0.02, 0.02], abs=1e-9)
-    # no same-family pathway: the term cannot be estimated
-    assert tr.cross_coefficients(_rows(gains, leads), [("svm", "lr"), ("mlp", "lr")]).empty
+    # one same-family cell and teachers that each teach one kind of student only: the family
+    # effect is not identified apart from the teacher's (the committed design's confound)
+    assert tr.cross_coefficients(rows, [("svm", "lr"), ("mlp", "lr"), ("mlp", "mlp")]).empty
+    # leaving out a teacher: the estimate stays 0.02 while two teachers still teach both
+    # students; without every same-family teacher of a student it cannot be estimated
+    loto = tr.leave_one_teacher_out(rows, list(fam)).set_index("left out")
+    assert loto.loc["(none)", "cross − same"] == pytest.approx(0.02, abs=1e-9)
+    assert loto.loc["svm", "cross − same"] == pytest.approx(0.02, abs=1e-9)
+    assert loto.loc["(none)", "same-family pathways"] == 3
+    assert loto.loc["svm", "cross-family pathways"] == 3
+    assert len(loto) == 1 + len(a)
 
 
 def test_transfer_claims_are_gated_per_pathway_and_pooled_over_gated_ones():
@@ -171,8 +184,9 @@ def test_students_on_transfer_take_equal_steps_and_equal_grids(monkeypatch):
     rows = pd.DataFrame(tr.students_on_transfer(0, "lr", [t], sizes=sizes,
                                                 kd_grid=[(0.5, 1.0), (0.5, 4.0)],
                                                 ls_grid=[0.0, 0.1], epochs=10))
-    assert set(rows["arm"]) == {"alone", "self", "oracle", "oof", "kd", "stack"}
-    grids = {"alone": "ε", "oracle": "ε", "stack": "ε", "self": "α", "kd": "α", "oof": "α"}
+    assert set(rows["arm"]) == {"alone", "self", "oracle", "oof", "kd", "hard", "stack"}
+    grids = {"alone": "ε", "oracle": "ε", "stack": "ε", "hard": "ε", "self": "α", "kd": "α",
+             "oof": "α"}
     for r in rows.itertuples():
         assert r.config.startswith(grids[r.arm])
     # 60 labelled + 240 transfer rows: 10 · 60 / 300 = 2 epochs, as many steps as 10 on 60
@@ -202,14 +216,16 @@ def test_unequal_grids_are_refused():
 def test_innovations_on_transfer_label_the_transfer_rows_and_say_when_power_is_impossible():
     sizes = (100, 30, 30, 300, 50)
     t = tr.teacher_outputs(1, "lr", sizes=sizes, folds=2)
-    rows = pd.DataFrame(tr.innovations_on_transfer(1, t, sizes=sizes, student="lr", client="rf",
+    rows = pd.DataFrame(tr.innovations_on_transfer(1, t, sizes=sizes, student="lr",
                                                    n_clients=3, temperature=2.0, epochs=6))
     assert list(rows["variant"]) == ["3 non-IID clients (Dirichlet 0.5)", "3 IID clients",
-                                     "central rf (same model class)", "fixed T0 = 2",
+                                     "central RF(100) (same model class)", "fixed T0 = 2",
                                      "dynamic T = T0 (1 + 0.1 H)"]
+    # each federated variant records how well its targets label the transfer rows
+    assert rows["labelling"].iloc[:3].between(0, 1).all()
     dyn = rows["temperature"].iloc[-1]
     assert 2.0 < dyn <= 2.2  # the source's rule moves T by at most 10 %
-    no_teacher = tr.innovations_on_transfer(1, None, sizes=sizes, student="lr", client="rf",
+    no_teacher = tr.innovations_on_transfer(1, None, sizes=sizes, student="lr",
                                             n_clients=3, temperature=2.0, epochs=6)
     assert [r["variant"] for r in no_teacher] == list(rows["variant"][:3])
     many = pd.concat([rows.assign(seed=s, test=rows["test"] + 0.001 * s) for s in range(5)])
@@ -217,6 +233,14 @@ def test_innovations_on_transfer_label_the_transfer_rows_and_say_when_power_is_i
     assert set(out) == {"fed~central", "iid>noniid", "dynT>fixT"}
     assert out["fed~central"].test.expect == "="
     assert "no number of seeds can support" in out["dynT>fixT"].note
+    # a central reference whose student falls far below the student alone is no reference:
+    # fed~central is not judged against it
+    central = [c for c in many["variant"].unique() if c.startswith("central ")][0]
+    ref = many[many["variant"] == central].set_index("seed")["gate"]
+    broken = {c.id: c for c in finalize(tr.innovation_claims(
+        many, None, delta={"accuracy": 0.01}, alone=ref + 0.2 + 0.001 * ref.index))}
+    assert broken["fed~central"].verdict == "not testable"
+    assert "the central reference's student is degenerate" in broken["fed~central"].note
 
 
 def test_compatibility_claim_is_per_dataset_with_a_bootstrap_over_seeds():

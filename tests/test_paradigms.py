@@ -145,11 +145,13 @@ def test_dirichlet_split_partitions_rows():
 
 
 def test_federated_aggregation_by_hand():
-    # client A holds 3 of class 0 and 1 of class 1; client B 1 of class 0 and 3 of class 1
-    # class 0: 3/4·0.8 + 1/4·0.4 = 0.7; class 1: 1/4·0.2 + 3/4·0.6 = 0.5; normalised
+    # client A holds 3 rows, client B 1 row: p = 3/4·pA + 1/4·pB, whatever their classes (a
+    # per-class weight would count each client's class prior twice: kdkit issue 37)
     pa, pb = np.array([[0.8, 0.2]]), np.array([[0.4, 0.6]])
-    p = aggregate([pa, pb], np.array([[3.0, 1.0], [1.0, 3.0]]))
-    np.testing.assert_allclose(p, [[0.7 / 1.2, 0.5 / 1.2]])
+    p = aggregate([pa, pb], [3, 1])
+    np.testing.assert_allclose(p, [[0.7, 0.3]])
+    with pytest.raises(ValueError, match="one non-negative row count per client"):
+        aggregate([pa, pb], [3])
     clf = DecisionTreeClassifier().fit([[0.0], [1.0]], [1, 3])
     np.testing.assert_allclose(client_probabilities(clf, [[0.0]], np.array([0, 1, 2, 3])),
                                [[0, 1, 0, 0]])

@@ -86,7 +86,7 @@ from .cross_paradigm_claims import (  # the claims; the notebook and tests reach
 DATASETS = ("breast_cancer", "digits", "wine", "iris", "synthetic_small", "synthetic_medium",
             "synthetic_scaled")
 METHODS = ("hard", "soft", "soft+transfer")
-TEACHERS = ("lr", "rf", "mlp", "dnn", "svm", "gb", "ensemble")
+TEACHERS = ("lr", "lr_poly", "rf", "mlp", "dnn", "svm", "gb", "ensemble")
 STUDENTS = ("lr", "rf", "mlp", "dnn")
 SOURCE = ("Cross-Paradigm Knowledge Distillation (HeteroKD-BigData, IEEE Big Data 2025)",
           "https://github.com/mahdinaser/HeteroKD-BigData")

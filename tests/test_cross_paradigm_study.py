@@ -333,3 +333,25 @@ def test_transfer_methods_are_checked_before_a_kernel_starts():
     cp.check_transfer_params({**p, "transfer_methods": [PLUGIN]})
     with pytest.raises(ValueError, match="transfer_methods: method 'nope.mod:f'"):
         cp.check_transfer_params({**p, "transfer_methods": ["nope.mod:f"]})
+
+
+def test_the_source_gap_is_decomposed_into_no_teacher_and_teacher_parts_by_hand():
+    # seed 0: baseline cross 0.80 / same 0.70 (gap 0.10 without a teacher); stacking cross 0.90
+    # / same 0.70: over all procedures cross 0.85, same 0.70, gap 0.15; the teacher part 0.05
+    rec = []
+    for seed, stack_cross in ((0, 0.90), (1, 0.80)):
+        for proc, cross_acc, same_acc in (("baseline", 0.80, 0.70),
+                                          ("stacking", stack_cross, 0.70)):
+            rec += [{"seed": seed, "dataset": "d", "procedure": proc, "teacher_paradigm": "tree",
+                     "student_paradigm": "neural", "accuracy": cross_acc},
+                    {"seed": seed, "dataset": "d", "procedure": proc, "teacher_paradigm": "neural",
+                     "student_paradigm": "neural", "accuracy": same_acc}]
+    g = cp.gap_per_seed(pd.DataFrame(rec))
+    assert g.loc[0].to_dict() == pytest.approx({"gap (all procedures)": 0.15,
+                                                "gap (baseline, no teacher)": 0.10,
+                                                "teacher part": 0.05})
+    assert g.loc[1, "teacher part"] == pytest.approx(0.0)
+    out = {c.id: c for c in cp.gap_claims(pd.DataFrame(rec), delta={"accuracy": 0.01})}
+    assert out["cross-gap:teacher"].measured == pytest.approx(0.025)
+    assert out["cross-gap:no-teacher"].measured == pytest.approx(0.10)
+    assert out["cross-gap:no-teacher"].family == "descriptive"

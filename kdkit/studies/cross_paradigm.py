@@ -78,6 +78,8 @@ from .cross_paradigm_claims import (  # the claims; the notebook and tests reach
     _innovation_claims,  # noqa: F401
     claims,  # noqa: F401
     compat_claims,  # noqa: F401
+    gap_claims,  # noqa: F401
+    gap_per_seed,  # noqa: F401
     gate_for,  # noqa: F401
     pathway_gate,  # noqa: F401
     pooled_gate,  # noqa: F401
@@ -507,6 +509,24 @@ def run_innovations(p: dict, runner) -> tuple[pd.DataFrame, pd.DataFrame]:
     done = runner.run(ijobs, "innovations")
     return (pd.DataFrame([r for d in done for r in d["rows"]]),
             pd.DataFrame([r for d in done for r in d["gate"]]))
+
+
+def faithful_job(dataset: str, seed: int) -> pd.DataFrame:
+    """The source's procedure on one split of ``dataset`` (split and model seed ``seed``; a
+    job): one row per pair and procedure with its test accuracy (no timings, so that reruns
+    give identical tables)."""
+    X, y = load_dataset(dataset)
+    Xtr, Xte, ytr, yte = split(X, y, seed)
+    r = run_faithful(Xtr, ytr, Xte, yte, seed=seed).drop(columns=["fit_s", "predict_s"])
+    return r.assign(dataset=dataset, seed=seed)
+
+
+def faithful_over_seeds(p: dict, runner) -> pd.DataFrame:
+    """The source's procedure replayed on every seed's split of each ``faithful_datasets``
+    entry: the decomposition of its cross − same gap over seeds (:func:`gap_claims`)."""
+    jobs = [Job(faithful_job, (ds, s), name=f"faithful {ds} seed {s}")
+            for ds in p["faithful_datasets"] for s in p["seeds"]]
+    return pd.concat(runner.run(jobs, "faithful replay over seeds"), ignore_index=True)
 
 
 def faithful_study(datasets, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:

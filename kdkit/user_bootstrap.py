@@ -1,0 +1,101 @@
+"""Seed × user bootstrap: an interval for a paired difference that covers users as well as seeds.
+
+A recommender claim compares two arms on the same users. Its per-seed mean difference is an
+average over users, and on a fixed split the seeds share the users: on MovieLens-100k's
+leave-one-out a seed only reorders timestamp ties, so seeds share ~72 % of their (user, test
+item) pairs (kdkit issue 39). A t or sign-flip interval over seeds then treats the users as fixed
+and covers the seeds' noise only; the user-level standard error of one run's difference (≈ 0.010
+NDCG@10 there) is as large as the seed SD. The population a reader generalises to is new users
+*and* new training noise.
+
+Given ``d[s, u]`` = metric_A − metric_B of user ``u`` on seed ``s`` (NaN where the user has no
+test item that seed), the statistic is the mean over the observed cells, and its sampling
+distribution is estimated by resampling both factors:
+
+* **crossed** (users shared across seeds — a fixed split): seeds and users are resampled
+  independently, with replacement, and each replicate averages the cells of the resampled rows
+  and columns with multiplicity w_s · v_u — the *pigeonhole bootstrap* of Owen (2007, "The
+  pigeonhole bootstrap", Ann. Appl. Stat. 1(2): 386–411), which is mildly conservative for the
+  variance of a crossed random-effects mean (it counts the interaction term twice);
+* **nested** (each seed draws its own users — a fresh split per seed): each seed's mean already
+  varies with its own draw of users and the seed means are independent, so Student's t interval
+  over the per-seed means covers users and seeds; resampling users within seeds again would count
+  that variance twice (a two-stage bootstrap covered 100 % for a nominal 95 % in simulation, a
+  seeds-only percentile bootstrap 88 % at 10 seeds; the t interval 93.5 %).
+
+In the crossed design the interval is the percentile interval of the replicates and ``p`` the
+two-sided normal p of the mean over the bootstrap standard error (in simulation, 200 studies of
+10 seeds × 200 users: 97 % coverage, against 66 % for the seed-only t interval). :func:`seed_only_ci` is the seed-level t interval it
+replaces, kept to show the difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+
+@dataclass(frozen=True)
+class UserCI:
+    mean: float
+    ci_low: float
+    ci_high: float
+    se: float
+    p: float
+    n_seeds: int
+    n_users: int
+    design: str
+
+
+def _as_matrix(d) -> np.ndarray:
+    d = np.asarray(d, dtype=float)
+    if d.ndim != 2 or d.shape[0] < 2 or d.shape[1] < 2:
+        raise ValueError("d must be a (seeds, users) matrix with at least 2 seeds and 2 users, "
+                         f"got shape {d.shape}")
+    if not np.isfinite(d).any(axis=1).all():
+        raise ValueError("every seed needs at least one user with a value")
+    return d
+
+
+def seed_user_ci(d, *, design: str = "crossed", n_boot: int = 2000, level: float = 0.95,
+                 seed: int = 0) -> UserCI:
+    """Mean of ``d`` (seeds × users; NaN = no value) with a ``level`` interval that covers
+    seeds and users (``design``: ``crossed`` when the seeds share the users — the pigeonhole
+    bootstrap —, ``nested`` when each seed has its own — the t interval over seed means).
+    Seeded: the same input gives the same interval."""
+    if design not in ("crossed", "nested"):
+        raise ValueError(f"design must be crossed or nested, got {design!r}")
+    d = _as_matrix(d)
+    S, U = d.shape
+    if design == "nested":
+        m, lo, hi = seed_only_ci(d, level)
+        per_seed = np.nanmean(d, axis=1)
+        se = float(per_seed.std(ddof=1) / np.sqrt(S))
+        p = float(2 * sps.t.sf(abs(m) / se, S - 1)) if se > 0 else (0.0 if m != 0 else 1.0)
+        return UserCI(m, lo, hi, se, p, S, U, design)
+    seen = np.isfinite(d)
+    x = np.where(seen, d, 0.0)
+    m = float(x.sum() / seen.sum())
+    rng = np.random.default_rng(seed)
+    ws = rng.multinomial(S, np.full(S, 1 / S), size=n_boot).astype(float)  # (B, S)
+    vu = rng.multinomial(U, np.full(U, 1 / U), size=n_boot).astype(float)  # (B, U)
+    num = np.einsum("bs,su,bu->b", ws, x, vu)
+    den = np.einsum("bs,su,bu->b", ws, seen.astype(float), vu)
+    reps = num / np.maximum(den, 1e-300)
+    a = (1 - level) / 2
+    lo, hi = np.quantile(reps, [a, 1 - a])
+    se = float(np.std(reps, ddof=1))
+    p = float(2 * sps.norm.sf(abs(m) / se)) if se > 0 else (0.0 if m != 0 else 1.0)
+    return UserCI(m, float(lo), float(hi), se, p, S, U, design)
+
+
+def seed_only_ci(d, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): Student's t interval over the per-seed mean differences — the
+    interval that treats the users as fixed."""
+    d = _as_matrix(d)
+    per_seed = np.nanmean(d, axis=1)
+    n = len(per_seed)
+    half = sps.t.ppf(0.5 + level / 2, n - 1) * per_seed.std(ddof=1) / np.sqrt(n)
+    return float(per_seed.mean()), float(per_seed.mean() - half), float(per_seed.mean() + half)

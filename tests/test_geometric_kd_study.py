@@ -63,8 +63,29 @@ def test_gate_reads_the_held_out_subject_not_the_test_accuracies():
     v = _verdicts(_gate(HIGH), [0.3] * len(SEEDS))
     for key in TRANSFER:
         assert v[key].verdict != "not testable", key
-    assert "beats the student alone (held-out gate subject accuracy" in v["kd>alone"].note
+    assert "beats the student alone (held-out gate subjects accuracy" in v["kd>alone"].note
     assert v["teacher>ce"].verdict == "not supported"
+
+
+def test_gate_rows_transfer_reads_the_transfer_rows_not_the_gate_subjects():
+    """gate_rows: transfer — geometric_kd's case of seeds 200-209: the teacher is behind on the
+    gate subjects but ahead on the transfer rows' held-out labels. The teacher gate reads the
+    transfer rows; the gate subjects still judge the self-training control."""
+    labels = pd.DataFrame({"seed": SEEDS, "teacher": [0.56, 0.54, 0.55, 0.61, 0.55, 0.61],
+                           "student alone": [0.51, 0.52, 0.52, 0.54, 0.52, 0.54]})
+    rng = np.random.default_rng(0)
+    out = gk.claims(_rows(rng), _teachers([0.9] * len(SEEDS)), _stats(), 9, gate=_gate(LOW),
+                    utd=False, temperature=3.0, delta={"accuracy": 0.02}, labels=labels)
+    v = {c.id: c for c in finalize(out, primary=["kd>alone", "teacher>ce"], power=False)}
+    for key in TRANSFER:
+        assert v[key].verdict != "not testable", key
+    assert "the teacher beats the student alone (labelling the transfer rows" in v["kd>alone"].note
+    behind = labels.assign(teacher=labels["student alone"] - 0.01)
+    out = gk.claims(_rows(rng), _teachers([0.9] * len(SEEDS)), _stats(), 9, gate=_gate(HIGH),
+                    utd=False, temperature=3.0, delta={"accuracy": 0.02}, labels=behind)
+    v = {c.id: c for c in finalize(out, primary=["kd>alone"], power=False)}
+    assert v["kd>alone"].verdict == "not testable"
+    assert "labelling the transfer rows (true labels, held out)" in v["kd>alone"].note
 
 
 def test_source_replay_claims_are_judged_without_the_teacher_gate():

@@ -59,6 +59,21 @@ def test_hand_worked_case_without_ties():
     assert m["MRR"] == pytest.approx((0.5 + 1) / 2)
 
 
+def test_per_user_values_are_the_hand_worked_ones_and_average_to_the_metric():
+    # the case above, per user (the seed x user bootstrap's input): user 0 Recall@2 1/2 and
+    # MRR 1/2, user 1 Recall@2 1 and MRR 1; batched or not
+    from kdkit.recsys.metrics import RankingTask, rank_task
+
+    task = RankingTask.build(csr([(0, 2), (0, 5), (1, 5)]), [csr([(0, 0)])])
+    per = rank_task(score_all, task, ks=(2,), per_user=True)
+    assert list(task.users) == [0, 1]
+    assert per["Recall@2"] == pytest.approx([0.5, 1.0]) and per["MRR"] == pytest.approx([0.5, 1.0])
+    mean = rank_task(score_all, task, ks=(2,))
+    assert {k: float(v.mean()) for k, v in per.items()} == pytest.approx(mean)
+    batched = rank_task(score_all, task, ks=(2,), per_user=True, batch_size=1)
+    assert all(np.allclose(batched[k], per[k]) for k in per)
+
+
 def test_hand_worked_tie():
     # one user, scores [0.5, 0.9, 0.5, 0.5, 0.1, 0.0], held-out item 0, K = 2.
     # item 1 is above; items 0, 2, 3 tie for positions 2..4 -> item 0 is at 2, 3 or 4.

@@ -224,9 +224,11 @@ def _batches(n: int, n_items: int, batch_size: int | None):
 def rank_task(score_all: Callable[[torch.Tensor], torch.Tensor], task: RankingTask,
               ks: Sequence[int] = (10,), *, name: str = "the model", split: str = "held-out",
               batch_size: int | None = None, device=None,
-              first_hit: bool = True) -> dict[str, float]:
+              first_hit: bool = True, per_user: bool = False) -> dict:
     """Mean per-user metrics of ``score_all`` on a prepared :class:`RankingTask`; without
-    ``first_hit`` only Recall@K and NDCG@K (what early stopping needs, faster)."""
+    ``first_hit`` only Recall@K and NDCG@K (what early stopping needs, faster). With
+    ``per_user`` each metric is the array of its per-user values instead, in the order of
+    ``task.users`` (for an interval that covers users: :mod:`kdkit.user_bootstrap`)."""
     starts, size = _batches(len(task.users), task.n_items, batch_size)
     parts = []
     for start in starts:
@@ -242,6 +244,8 @@ def rank_task(score_all: Callable[[torch.Tensor], torch.Tensor], task: RankingTa
                              first_hit)
         parts.append(user_metrics(counts[0], counts[1], task.n_held_out[sl], *counts[2:],
                                   ks=ks))
+    if per_user:
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return {k: float(np.concatenate([p[k] for p in parts]).mean()) for k in parts[0]}
 
 
@@ -296,7 +300,7 @@ def ranking_task(data, split: str) -> RankingTask:
 
 
 def evaluate(model, data, split: str = "test", ks=(10,), *, name: str | None = None,
-             first_hit: bool = True) -> dict[str, float]:
+             first_hit: bool = True, per_user: bool = False) -> dict:
     """Full-ranking metrics of ``model.score_all`` on ``data``'s ``split``.
 
     Training items are masked; on test the validation items are masked too; validation
@@ -308,7 +312,7 @@ def evaluate(model, data, split: str = "test", ks=(10,), *, name: str | None = N
         if hasattr(model, "parameters") else None
     return rank_task(model.score_all, ranking_task(data, split), ks,
                      name=name or type(model).__name__, split=f"{split} split of {data.name}",
-                     device=device, first_hit=first_hit)
+                     device=device, first_hit=first_hit, per_user=per_user)
 
 
 @torch.no_grad()

@@ -162,6 +162,19 @@ def test_fast_matrix_agrees_with_the_naive_loop_on_random_and_skeleton_sequences
                                   for b in odd[1:]], rel=1e-9)
 
 
+def test_both_distances_from_one_pass_equal_the_separate_ones_exactly():
+    """distance_matrix(both=True) (geometric_kd's teacher needs the summed and the normalised
+    distance) gives bit for bit what two separate passes give, square and rectangular."""
+    rng = np.random.default_rng(4)
+    seqs = [rng.normal(size=(int(rng.integers(1, 16)), 20, 3)) for _ in range(6)]
+    total, norm = distance_matrix(seqs, both=True)
+    assert np.array_equal(total, distance_matrix(seqs))
+    assert np.array_equal(norm, distance_matrix(seqs, normalize=True))
+    total, norm = distance_matrix(seqs[:2], seqs[2:], both=True)
+    assert np.array_equal(total, distance_matrix(seqs[:2], seqs[2:]))
+    assert np.array_equal(norm, distance_matrix(seqs[:2], seqs[2:], normalize=True))
+
+
 def test_near_degenerate_frames_agree_with_the_naive_loop():
     rng = np.random.default_rng(10)
     base = rng.normal(size=(8, 20, 3))

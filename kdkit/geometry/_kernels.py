@@ -355,6 +355,15 @@ def pair_dtw(a, m, b, n, normalize=False):
     """DTW (steps ↓, →, ↘; no window) over the Procrustes frame costs of the first m frames
     of block a and n frames of block b; with ``normalize`` the optimal path's total cost over
     its number of cells."""
+    total, steps = pair_dtw_parts(a, m, b, n, normalize)
+    return total / steps if normalize else total
+
+
+@njit(**_OPTS)
+def pair_dtw_parts(a, m, b, n, normalize=False):
+    """(the optimal path's total cost, its number of cells — counted only with
+    ``normalize``): :func:`pair_dtw` before its last division. The total is the same float
+    either way (the same additions; only the path length is carried alongside)."""
     t_pad = b.shape[2]
     scratch = np.empty((SCRATCH_ROWS, t_pad))
     cost = np.empty(t_pad)
@@ -368,10 +377,10 @@ def pair_dtw(a, m, b, n, normalize=False):
         _dtw_row(cost, n, prev, cur, steps_prev, steps_cur, normalize)
         prev, cur = cur, prev
         steps_prev, steps_cur = steps_cur, steps_prev
-    return prev[n] / steps_prev[n] if normalize else prev[n]
+    return prev[n], steps_prev[n]
 
 
-# --- the parallel driver ---
+# --- the parallel drivers ---
 
 
 @njit(inline="always", **_OPTS)
@@ -394,3 +403,22 @@ def distance_pairs(blocks_a, starts_a, lengths_a, blocks_b, starts_b, lengths_b,
                           block(blocks_b, starts_b, lengths_b, joints, j), lengths_b[j],
                           normalize)
     return out
+
+
+@njit(parallel=True, **_OPTS)
+def distance_pairs_both(blocks_a, starts_a, lengths_a, blocks_b, starts_b, lengths_b, joints,
+                        pairs):
+    """Summed and length-normalised DTW distances of each (i, j) row of ``pairs`` from one
+    pass (the normalised distance is the same optimal path's cost over its length), so a study
+    that needs both pays for the frame costs once."""
+    total = np.empty(pairs.shape[0])
+    norm = np.empty(pairs.shape[0])
+    for p in prange(pairs.shape[0]):
+        i, j = pairs[p, 0], pairs[p, 1]
+        t, n_cells = pair_dtw_parts(block(blocks_a, starts_a, lengths_a, joints, i),
+                                    lengths_a[i],
+                                    block(blocks_b, starts_b, lengths_b, joints, j),
+                                    lengths_b[j], True)
+        total[p] = t
+        norm[p] = t / n_cells
+    return total, norm

@@ -56,9 +56,11 @@ def pack_sequences(seqs) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
 
 
 def distance_matrix(seqs_a, seqs_b=None, *, normalize: bool = False, chunk: int = 2000,
-                    progress: bool = False) -> np.ndarray:
+                    progress: bool = False, both: bool = False):
     """Procrustes-DTW distances; sequences are arrays (T_i, J, 3). ``normalize`` divides
-    each distance by the length of its optimal warping path (module docstring)."""
+    each distance by the length of its optimal warping path (module docstring). ``both``:
+    the pair (summed, normalised) from one pass over the frame costs, each exactly what
+    ``normalize=False`` / ``True`` give."""
     packed_a = pack_sequences(seqs_a)
     sym = seqs_b is None
     packed_b = packed_a if sym else pack_sequences(seqs_b)
@@ -70,15 +72,18 @@ def distance_matrix(seqs_a, seqs_b=None, *, normalize: bool = False, chunk: int 
     else:
         pairs = np.array([(i, j) for i in range(na) for j in range(nb)], dtype=np.int64)
     pairs = pairs.reshape(-1, 2)
-    out = np.zeros((na, nb))
+    outs = [np.zeros((na, nb)) for _ in range(2 if both else 1)]
     chunks = range(0, len(pairs), chunk)
     for s in tqdm(chunks, disable=not progress, desc="Procrustes-DTW"):
         p = pairs[s:s + chunk]
-        out[p[:, 0], p[:, 1]] = _kernels.distance_pairs(*packed_a[:3], *packed_b[:3],
-                                                        packed_a[3], p, normalize)
+        args = (*packed_a[:3], *packed_b[:3], packed_a[3], p)
+        got = _kernels.distance_pairs_both(*args) if both else \
+            (_kernels.distance_pairs(*args, normalize),)
+        for out, values in zip(outs, got):
+            out[p[:, 0], p[:, 1]] = values
     if sym:
-        out = out + out.T
-    return out
+        outs = [out + out.T for out in outs]
+    return tuple(outs) if both else outs[0]
 
 
 def naive_cost_matrix(a, b) -> np.ndarray:

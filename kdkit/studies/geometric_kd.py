@@ -235,20 +235,22 @@ def teacher_job(p: dict, seed: int) -> dict:
     fit, yfit = d["fit"][0] + d["valid"][0], np.concatenate([d["fit"][1], d["valid"][1]])
     n_grad = len(d["fit"][1])
     norm = p.get("teacher_dtw", "sum") == "normalised"
+    pick = 1 if norm else 0  # distance_matrix(both=True): (summed, normalised), one pass
     t0 = time.perf_counter()
-    D = distance_matrix(fit, normalize=norm)
+    D_fit = distance_matrix(fit, both=True)
+    D = D_fit[pick]
     others = d["gate"][0] + d["transfer"][0] + te
-    D_o = distance_matrix(others, fit, normalize=norm)
+    D_others = distance_matrix(others, fit, both=True)
+    D_o = D_others[pick]
     seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     distance_matrix(te[:5], fit, normalize=norm)
     ms = (time.perf_counter() - t0) / min(5, len(te)) * 1e3
     ng, nt = len(d["gate"][1]), len(d["transfer"][1])
     D_g, D_tr, D_te = D_o[:ng], D_o[ng:ng + nt], D_o[ng + nt:]
-    D_te_other = distance_matrix(te, fit, normalize=not norm)
-    D_te_sum, D_te_n = (D_te_other, D_te) if norm else (D_te, D_te_other)
+    D_te_sum, D_te_n = (x[ng + nt:] for x in D_others)
     # the source's targets always come from its summed DTW, on the labelled gradient rows
-    D_src = distance_matrix(fit[:n_grad]) if norm else D[:n_grad, :n_grad]
+    D_src = D_fit[0][:n_grad, :n_grad]
     targets = soft_targets(D_src, yfit[:n_grad], C, p["temperature"])
     acc = lambda Dx, y, kk=p["k"]: float((knn_predict(Dx, yfit, kk) == y).mean())  # noqa: E731
     out = {"seed": seed, "n_classes": C, "actions": d["data"].actions, "roles": roles(p, seed),

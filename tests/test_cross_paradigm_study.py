@@ -217,30 +217,43 @@ def test_innovations_on_transfer_label_the_transfer_rows_and_say_when_power_is_i
     sizes = (100, 30, 30, 300, 50)
     t = tr.teacher_outputs(1, "lr", sizes=sizes, folds=2)
     rows = pd.DataFrame(tr.innovations_on_transfer(1, t, sizes=sizes, student="lr",
-                                                   n_clients=3, temperature=2.0, epochs=6))
-    assert list(rows["variant"]) == ["3 non-IID clients (Dirichlet 0.5)", "3 IID clients",
-                                     "central RF(100) (same model class)", "fixed T0 = 2",
-                                     "dynamic T = T0 (1 + 0.1 H)"]
+                                                   n_clients=3, temperature=2.0, epochs=6,
+                                                   clients=("lr_poly", "rf100")))
+    assert list(rows["variant"]) == [
+        "3 non-IID lr_poly clients (Dirichlet 0.5)", "3 IID lr_poly clients",
+        "central lr_poly (same model class)",
+        "3 non-IID RF(100), the source's clients (Dirichlet 0.5)",
+        "3 IID RF(100), the source's clients", "central RF(100), the source's (same model class)",
+        "fixed T0 = 2", "dynamic T = T0 (1 + 0.1 H)"]
+    assert list(rows["split"][:6]) == ["non-IID", "IID", "central"] * 2
     # each federated variant records how well its targets label the transfer rows
-    assert rows["labelling"].iloc[:3].between(0, 1).all()
+    assert rows["labelling"].iloc[:6].between(0, 1).all()
     dyn = rows["temperature"].iloc[-1]
     assert 2.0 < dyn <= 2.2  # the source's rule moves T by at most 10 %
     no_teacher = tr.innovations_on_transfer(1, None, sizes=sizes, student="lr",
-                                            n_clients=3, temperature=2.0, epochs=6)
-    assert [r["variant"] for r in no_teacher] == list(rows["variant"][:3])
+                                            n_clients=3, temperature=2.0, epochs=6,
+                                            clients=("lr_poly", "rf100"))
+    assert [r["variant"] for r in no_teacher] == list(rows["variant"][:6])
     many = pd.concat([rows.assign(seed=s, test=rows["test"] + 0.001 * s) for s in range(5)])
     out = {c.id: c for c in tr.innovation_claims(many, None, delta={"accuracy": 0.01})}
-    assert set(out) == {"fed~central", "iid>noniid", "dynT>fixT"}
+    # the first client class carries the plain ids, the others are suffixed with their class
+    assert set(out) == {"fed~central", "iid>noniid", "fed~central:rf100", "iid>noniid:rf100",
+                        "dynT>fixT"}
     assert out["fed~central"].test.expect == "="
+    assert "lr_poly clients" in out["fed~central"].claim
+    assert "RF(100)" in out["fed~central:rf100"].claim
     assert "no number of seeds can support" in out["dynT>fixT"].note
     # a central reference whose student falls far below the student alone is no reference:
-    # fed~central is not judged against it
-    central = [c for c in many["variant"].unique() if c.startswith("central ")][0]
-    ref = many[many["variant"] == central].set_index("seed")["gate"]
+    # fed~central is not judged against it; the other class's reference is judged on its own
+    gate = many.pivot_table(index="seed", columns="variant", values="gate")
+    ref = gate["central lr_poly (same model class)"]
     broken = {c.id: c for c in finalize(tr.innovation_claims(
         many, None, delta={"accuracy": 0.01}, alone=ref + 0.2 + 0.001 * ref.index))}
     assert broken["fed~central"].verdict == "not testable"
     assert "the central reference's student is degenerate" in broken["fed~central"].note
+    sound = {c.id: c for c in finalize(tr.innovation_claims(
+        many, None, delta={"accuracy": 0.01}, alone=ref - 0.05))}
+    assert sound["fed~central"].verdict != "not testable"
 
 
 def test_compatibility_claim_is_per_dataset_with_a_bootstrap_over_seeds():

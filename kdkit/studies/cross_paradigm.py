@@ -194,7 +194,13 @@ def check_transfer_params(p: dict) -> None:
             "values in [0, 1) as kd_grid: every arm gets a grid of the same size")
     require(p["epochs"] >= 1, "epochs must be at least 1")
     from .. import methods as kd_methods
-    from .cross_paradigm_transfer import ARM_COLUMNS, PLUGIN_KIND
+    from .cross_paradigm_transfer import ARM_COLUMNS, FED_CLIENTS, PLUGIN_KIND
+
+    fed = list(p.get("transfer_federated_clients") or ["rf100"])
+    bad = sorted(set(fed) - set(FED_CLIENTS))
+    require(not bad and len(set(fed)) == len(fed),
+            f"transfer_federated_clients: unknown or repeated {bad or fed}; allowed: "
+            f"{', '.join(FED_CLIENTS)}")
 
     kd_methods.check_names(PLUGIN_KIND, p.get("transfer_methods") or [], (),
                            key="transfer_methods")

@@ -190,17 +190,28 @@ def students_on_transfer(seed: int, student: str, teachers: list[dict], *, sizes
     return rows
 
 
+# The federated clients' model classes: the source's RF(100), or a teacher family's large model.
+FED_CLIENTS = {"rf100": "RF(100), the source's"} | {k: k for k in FAMILIES}
+
+
+def fed_client(name: str, seed: int):
+    """An unfitted federated client of class ``name`` (:data:`FED_CLIENTS`)."""
+    return source_client(seed) if name == "rf100" else FAMILIES[name].teacher(seed)
+
+
 def innovations_on_transfer(seed: int, teacher: dict | None, *, sizes: tuple, student: str,
                             n_clients: int, temperature: float,
-                            epochs: int) -> list[dict]:
+                            epochs: int, clients: tuple = ("rf100",)) -> list[dict]:
     """The innovations a transfer set makes testable, each against its fair control (a job;
     one row per variant with its accuracy on val, gate and test):
 
-    * **federated** distillation (no labels at the server): ``n_clients`` of the source's
-      clients (100-tree forests, :func:`kdkit.paradigms.federated.source_client`), fitted on a
-      Dirichlet(0.5) non-IID (or an IID) split of the training rows, label the transfer rows,
-      averaged by client size (:mod:`kdkit.paradigms.federated`); the control is one forest of
-      the same class fitted on all training rows, labelling the same rows. The student learns
+    * **federated** distillation (no labels at the server), for each client class of
+      ``clients`` (:data:`FED_CLIENTS`: the source's 100-tree forests, or a teacher family):
+      ``n_clients`` clients fitted on a Dirichlet(0.5) non-IID (or an IID) split of the
+      training rows label the transfer rows, averaged by client size
+      (:mod:`kdkit.paradigms.federated`); the control is one model of the same class fitted on
+      all training rows, labelling the same rows (rows carry ``client`` and ``split``:
+      non-IID, IID or central). The student learns
       from the training rows' true labels and the transfer rows' aggregated targets (α = 0,
       T = 1), for as many steps as the other arms;
     * **dynamic temperature** T = T0 (1 + 0.1 H̄) against the fixed T0 it scales, for KD on the
@@ -212,7 +223,8 @@ def innovations_on_transfer(seed: int, teacher: dict | None, *, sizes: tuple, st
     rows = []
 
     def add(group, variant, model, **extra):
-        rows.append({"seed": seed, "group": group, "variant": variant, **extra,
+        rows.append({"seed": seed, "group": group, "variant": variant, "client": "",
+                     "split": "", **extra,
                      **{part: float((model.predict(d[part][0]) == d[part][1]).mean())
                         for part in ("val", "gate", "test")}})
 
@@ -221,18 +233,22 @@ def innovations_on_transfer(seed: int, teacher: dict | None, *, sizes: tuple, st
 
     X2 = np.vstack([Xtr, Xtf])
     steps = max(1, round(epochs * len(Xtr) / len(X2)))
-    clients = lambda: source_client(seed)  # noqa: E731  (the source's RF(100) clients)
-    central = clone(clients()).fit(Xtr, ytr).predict_proba(Xtf)
-    for variant, q in ((f"{n_clients} non-IID clients (Dirichlet 0.5)", "dirichlet"),
-                       (f"{n_clients} IID clients", "iid"),
-                       ("central RF(100) (same model class)", central)):
-        if isinstance(q, str):
-            q = federated_soft_targets(clients, Xtr, ytr, Xtf, n_clients=n_clients, seed=seed,
-                                       split=q)
-        y2, q2 = np.concatenate([ytr, q.argmax(1)]), np.vstack([np.eye(C)[ytr], q])
-        add("federated", variant, make(steps, alpha=0.0, temperature=1.0,
-                                       classes=np.arange(C)).fit(X2, y2, soft_targets=q2),
-            labelling=float((q.argmax(1) == d["transfer"][1]).mean()))
+    for client in clients:
+        label = FED_CLIENTS[client]
+        make_client = lambda c=client: fed_client(c, seed)  # noqa: E731
+        central = clone(make_client()).fit(Xtr, ytr).predict_proba(Xtf)
+        for split, variant, q in (
+                ("non-IID", f"{n_clients} non-IID {label} clients (Dirichlet 0.5)", "dirichlet"),
+                ("IID", f"{n_clients} IID {label} clients", "iid"),
+                ("central", f"central {label} (same model class)", central)):
+            if isinstance(q, str):
+                q = federated_soft_targets(make_client, Xtr, ytr, Xtf, n_clients=n_clients,
+                                           seed=seed, split=q)
+            y2, q2 = np.concatenate([ytr, q.argmax(1)]), np.vstack([np.eye(C)[ytr], q])
+            add("federated", variant, make(steps, alpha=0.0, temperature=1.0,
+                                           classes=np.arange(C)).fit(X2, y2, soft_targets=q2),
+                client=client, split=split,
+                labelling=float((q.argmax(1) == d["transfer"][1]).mean()))
     if teacher is None:
         return rows
     p = teacher["proba"]["transfer"]
@@ -271,7 +287,8 @@ def run_transfer(p: dict, runner) -> tuple[pd.DataFrame, pd.DataFrame]:
                                                    None)),
                  {"sizes": sizes, "student": p["innovations_student"],
                   "n_clients": p["n_clients"],
-                  "temperature": p["temperature"], "epochs": p["epochs"]},
+                  "temperature": p["temperature"], "epochs": p["epochs"],
+                  "clients": tuple(p.get("transfer_federated_clients") or ("rf100",))},
                  name=f"transfer seed {s} innovations")
              for s in p["seeds"]]
     innov = pd.DataFrame([r for done in runner.run(ijobs, "transfer-set innovations")
@@ -527,11 +544,12 @@ def transfer_study_claims(rows: pd.DataFrame, innov: pd.DataFrame | None = None,
 
 def innovation_claims(innov: pd.DataFrame, gate: Gate | None, *, delta: dict | None = None,
                       alone: pd.Series | None = None) -> list[Claim]:
-    """Federated vs central and dynamic vs fixed temperature on the transfer set; ``gate``: the
-    teacher gate of the dynamic-temperature pathway; ``alone``: the same student alone's
-    per-seed accuracy on the gate rows — the central reference is a sound control only when
-    its student is not below that by more than δ (a degenerate reference makes any federated
-    arm "as good")."""
+    """Federated vs central (per client class, the first one's ``fed~central`` and
+    ``iid>noniid``, the others' suffixed ``:client``) and dynamic vs fixed temperature on the
+    transfer set; ``gate``: the teacher gate of the dynamic-temperature pathway; ``alone``: the
+    same student alone's per-seed accuracy on the gate rows — a central reference is a sound
+    control only when its student is not below that by more than δ (a degenerate reference
+    makes any federated arm "as good")."""
     if innov.empty:
         return []
     acc = Deltas(delta).kwargs("accuracy")
@@ -541,25 +559,33 @@ def innovation_claims(innov: pd.DataFrame, gate: Gate | None, *, delta: dict | N
         hits = [c for c in piv if match(c)]
         return piv[hits[0]] if hits else None
 
-    fed, central = col(lambda c: "non-IID" in c), col(lambda c: c.startswith("central "))
-    sound = []
-    if alone is not None and central is not None:
-        g = innov.pivot_table(index="seed", columns="variant", values="gate")
-        ref = g[[c for c in g if c.startswith("central ")][0]]
-        sound = [control_gate(ref, alone.reindex(ref.index), delta=acc["delta"],
-                              name="the central reference's student",
-                              data=f"{GATE_DATA} accuracy")]
-    iid = col(lambda c: c.endswith(" IID clients"))
-    out = [paired_claim(fed, central, "=", "Federated distillation from non-IID clients is as "
-                        f"good as a central model ({WHERE}, transfer set)",
-                        "88.71 % with privacy preservation", "the source's clients (RF(100), "
-                        "averaged by size) and a central RF(100) label the same transfer rows; "
-                        "no labels at the server; the student learns from the training rows "
-                        "and those targets; supported only if no difference larger than δ is "
-                        "shown", key="fed~central", gates=sound, **acc),
-           paired_claim(iid, fed, ">", "A non-IID split costs the federated student accuracy "
-                        f"(IID clients beat non-IID ones; {WHERE}, transfer set)",
-                        key="iid>noniid", **acc)]
+    out = []
+    fed_rows = innov[innov["group"] == "federated"]
+    for i, client in enumerate(dict.fromkeys(fed_rows["client"])):
+        rows = fed_rows[fed_rows["client"] == client]
+        by = {k: rows.pivot_table(index="seed", columns="split", values=v)
+              for k, v in (("test", "test"), ("gate", "gate"))}
+        fed, central, iid = (by["test"].get(k) for k in ("non-IID", "central", "IID"))
+        if fed is None or central is None:
+            continue
+        sound = [] if alone is None else [
+            control_gate(by["gate"]["central"], alone.reindex(by["gate"].index),
+                         delta=acc["delta"], name="the central reference's student",
+                         data=f"{GATE_DATA} accuracy")]
+        label, tag = FED_CLIENTS.get(client, client), "" if i == 0 else f":{client}"
+        out.append(paired_claim(fed, central, "=", "Federated distillation from non-IID clients "
+                                f"is as good as a central model ({WHERE}, transfer set, "
+                                f"{label} clients)", "88.71 % with privacy preservation",
+                                f"{label} clients (averaged by size) and a central model of "
+                                "the same class label the same transfer rows; no labels at the "
+                                "server; the student learns from the training rows and those "
+                                "targets; supported only if no difference larger than δ is "
+                                "shown", key=f"fed~central{tag}", gates=sound, **acc))
+        if iid is not None:
+            out.append(paired_claim(iid, fed, ">", "A non-IID split costs the federated student "
+                                    f"accuracy (IID clients beat non-IID ones; {WHERE}, "
+                                    f"transfer set, {label} clients)",
+                                    key=f"iid>noniid{tag}", **acc))
     dyn, fixed = col(lambda c: c.startswith("dynamic T")), col(lambda c: c.startswith("fixed T0"))
     if dyn is not None and fixed is not None:
         t = innov.loc[innov["variant"].str.startswith("dynamic T"), "temperature"]

@@ -47,6 +47,8 @@ def test_interactive_run_writes_to_scratch_with_run_json(project, capsys):
     ("topology_kd", "methods=[kd]", "methods: unknown bpr-batch method 'kd'"),
     ("cross_paradigm", "teachers=[xgboost]", "teachers: unknown ['xgboost']"),
     ("cross_paradigm", "replay_seeds=sometimes", "parameter 'replay_seeds' expects bool"),
+    ("cross_paradigm", "transfer_federated_clients=[rf100, xgb]",
+     "transfer_federated_clients: unknown or repeated ['xgb']; allowed: rf100, lr"),
     ("fisher_layerwise", "schemes=[fisherr]", "schemes: unknown ['fisherr']"),
     ("fisher_layerwise", "gammas=[0.1, 1.0, 2.0]", "student_dropouts must have as many"),
     ("geometric_kd", "students=[KD]", "students: unknown ['KD']"),

@@ -102,3 +102,16 @@ def test_figures_name_a_data_set_by_its_stem_never_a_path():
     assert data_label("/home/me/data/my_log.csv") == "my_log"
     assert data_label("splits/citeulike") == "citeulike"
     assert data_label("ml-100k") == "ml-100k" and data_label("synthetic") == "synthetic"
+
+
+def test_no_committed_figure_carries_a_figure_check_problem():
+    """Every figure of every committed report page passed the checks when it was drawn
+    (issue 38.5: geometric_kd's confusion figure carried four of its own warnings)."""
+    import json
+    from pathlib import Path
+
+    pages = sorted((Path(__file__).resolve().parents[1] / "reports").glob("*/page.json"))
+    found = {f"{p.parent.name}/{fig['name']}": fig["problems"]
+             for p in pages for fig in json.loads(p.read_text()).get("figures", [])
+             if fig.get("problems")}
+    assert found == {}

@@ -5,6 +5,8 @@
 
 import csv
 import json
+import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -31,11 +33,36 @@ def job_trace(tmp_path_factory):
         os.environ[jobs.TRACE_ENV] = old
 
 
+GOLDEN = Path(__file__).parent / "golden"
+# what a refactor must keep: every judged claim's numbers and verdict (descriptive claims by
+# verdict only: some are timings, e.g. geometric_kd's student-faster)
+GOLDEN_NUMBERS = ("measured", "ci_low", "ci_high", "p", "p_holm", "p_equiv")
+
+
+def check_golden(report) -> None:
+    """The smoke run's claims equal ``tests/golden/STUDY.csv`` (same params and seeds ⇒ same
+    claims while the code is refactored; kdkit issue 35). A deliberate change of a study's
+    answers rewrites the file: ``KDKIT_UPDATE_GOLDEN=1 make test`` — and the diff is reviewed."""
+    got = pd.read_csv(report / "claims.csv", dtype={"id": str})
+    got = got[["id", "family", *GOLDEN_NUMBERS, "verdict"]]
+    got.loc[got["family"] == "descriptive", list(GOLDEN_NUMBERS)] = float("nan")
+    path = GOLDEN / f"{report.name}.csv"
+    if os.environ.get("KDKIT_UPDATE_GOLDEN"):
+        GOLDEN.mkdir(exist_ok=True)
+        got.to_csv(path, index=False)
+    want = pd.read_csv(path, dtype={"id": str})
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_exact=False,
+                                  rtol=1e-9, atol=1e-12, check_dtype=False)
+
+
 def smoke(tmp_path_factory, study, *overrides):
-    """Run ``study`` with its notebook defaults into a fresh folder; return the report."""
+    """Run ``study`` with its notebook defaults into a fresh folder; return the report (its
+    claims checked against the golden file when no parameter is overridden)."""
     out = tmp_path_factory.mktemp("reports")
     assert cli.main(["run", study, "--smoke", *overrides, "--out", str(out),
                      "--no-progress"]) == 0
+    if not overrides:
+        check_golden(out / study)
     return out / study
 
 

@@ -183,7 +183,8 @@ def write_study_page(folder: Path, *, failed: str = "", link_notebook: bool = Tr
     counts = Counter(r["verdict"] for r in claims)
     context = dict(name=folder.name, run_name=run.get("report", folder.name), page=page,
                    run=_run_summary(run), claims=claims, families=families,
-                   forest=forest(claims), answer=answer(claims), counts=[(v, counts[v]) for v in VERDICTS if counts[v]],
+                   forest=forest(claims), answer=answer(claims),
+                   counts=[(v, counts[v]) for v in VERDICTS if counts[v]],
                    links=_page_links(folder, run),
                    claim_columns=DISPLAY_COLUMNS, numeric=NUMERIC, figures=figures,
                    tables=tables, params=params, provenance=provenance, failed=failed,

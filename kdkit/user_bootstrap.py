@@ -25,8 +25,8 @@ distribution is estimated by resampling both factors:
 
 In the crossed design the interval is the percentile interval of the replicates and ``p`` the
 two-sided normal p of the mean over the bootstrap standard error (in simulation, 200 studies of
-10 seeds × 200 users: 97 % coverage, against 66 % for the seed-only t interval). :func:`seed_only_ci` is the seed-level t interval it
-replaces, kept to show the difference.
+10 seeds × 200 users: 97 % coverage, against 66 % for the seed-only t interval).
+:func:`seed_only_ci` is the seed-level t interval it replaces, kept to show the difference.
 """
 
 from __future__ import annotations

@@ -7,8 +7,15 @@ import pandas as pd
 import torch
 
 from kdkit.claims import finalize
-from kdkit.studies.bpr_kd import (claims, gate_col, headline, metrics_tree, primary_dim,
-                                   source_differs, source_dim)
+from kdkit.studies.bpr_kd import (
+    claims,
+    gate_col,
+    headline,
+    metrics_tree,
+    primary_dim,
+    source_differs,
+    source_dim,
+)
 
 R, N = "Recall@10", "NDCG@10"
 ARMS = ["teacher", "student", "kd_margin", "kd_sigmoid", "rd", "rd / born-again teacher",

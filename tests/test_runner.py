@@ -225,8 +225,10 @@ def test_runs_with_overrides_or_fewer_seeds_write_next_to_the_report(toy, monkey
     write_notebook(toy / "notebooks" / "toy.ipynb",
                    "value = 1.0\nfail = False\nseeds = [0, 1, 2]\nworkers = 1\n"
                    "data_dir = None\nreport_dir = None\n", BODY)
-    value = lambda name: json.loads((reports / name / "metrics.json").read_text())[
-        "headline"]["value"]  # noqa: E731
+
+    def value(name):
+        return json.loads((reports / name / "metrics.json").read_text())["headline"]["value"]
+
     assert run("toy") == 0 and value("toy") == 1.0
     assert run("toy", "-p", "value=2") == 0
     assert value("toy") == 1.0 and value("toy-custom") == 2.0

@@ -144,7 +144,8 @@ def test_a_phone_sees_verdicts_and_the_forest_plot_without_scrolling_sideways(br
         v = verdicts[0]
         page.click(f"label[for='vf-{v.replace(' ', '-')}']")
         shown = page.evaluate("Array.from(document.querySelectorAll('table.claims tr.claim'))"
-                              ".filter(tr => tr.offsetParent !== null || tr.closest('details:not([open])'))"
+                              ".filter(tr => tr.offsetParent !== null"
+                              " || tr.closest('details:not([open])'))"
                               ".filter(tr => getComputedStyle(tr).display !== 'none').length")
         assert shown == verdicts.count(v), (path, v, shown)
         page.close()

@@ -164,8 +164,8 @@ def paradigm_of(name: str) -> str:
 # The model family of each kind, labelled by what the model is (``paradigm`` keeps the source's
 # labels, under which the RBF SVM is "linear"): a same-family pathway is one whose teacher and
 # student are the same kind of learner.
-MODEL_FAMILY = {"lr": "linear", "lr_poly": "linear", "svm": "kernel", "rf": "tree", "gb": "tree", "mlp": "neural",
-                "dnn": "neural", "ensemble": "ensemble"}
+MODEL_FAMILY = {"lr": "linear", "lr_poly": "linear", "svm": "kernel", "rf": "tree", "gb": "tree",
+                "mlp": "neural", "dnn": "neural", "ensemble": "ensemble"}
 
 
 def one_hot(y_index: np.ndarray, n_classes: int) -> np.ndarray:

@@ -201,3 +201,18 @@ def test_the_source_values_are_not_testable_on_synthetic_data_and_the_size_claim
     assert "synthetic skeletons" in v["kd>ce@src:size"].note
     # the direction claim carries no source effect to be held against synthetic data
     assert "relative" not in v["kd>ce@src"].note
+
+
+def test_headline_reports_the_teacher_the_study_uses_and_the_sources_beside_it():
+    """On seeds 300-329 the headline gave the summed-DTW 1-NN (0.530, below the student alone's
+    0.537) while teacher>ce judged the length-normalised teacher the study uses (+0.022)."""
+    rows = pd.DataFrame({"seed": [0, 1, 0, 1], "arm": ["alone", "alone", "kd", "kd"],
+                         "accuracy": [0.50, 0.54, 0.60, 0.62]})
+    teachers = [{"acc_test": {1: 0.40}, "acc_test_teacher": {1: 0.55}, "dtw": "normalised"},
+                {"acc_test": {1: 0.44}, "acc_test_teacher": {1: 0.57}, "dtw": "normalised"}]
+    h = gk.headline(rows, teachers)
+    assert h.startswith("Test accuracy over 2 seeds: 1-NN teacher (length-normalised DTW) "
+                        "0.560; the source's summed-DTW 1-NN 0.420; ")
+    assert f"{gk.LABELS['alone']} 0.520" in h and f"{gk.LABELS['kd']} 0.610" in h
+    summed = [{"acc_test": {1: 0.40}, "dtw": "sum"}, {"acc_test": {1: 0.44}, "dtw": "sum"}]
+    assert gk.headline(rows, summed).startswith("Test accuracy over 2 seeds: 1-NN teacher 0.420; ")

@@ -77,7 +77,8 @@ def _cache(clear: bool) -> int:
 
     root = cache_root()
     size = cache_size(root)
-    print(f"job cache: {root} ({size / 1e6:.1f} MB; this code version: {code_version()})")
+    print(f"job cache: {root} ({size / 1e6:.1f} MB; a job is keyed by the kdkit code it imports; "
+          f"whole package: {code_version()})")
     if clear and root.exists():
         shutil.rmtree(root)
         print(f"cleared {size / 1e6:.1f} MB")

@@ -14,13 +14,18 @@ A job that raises does not stop the others: when all are done, :class:`JobsFaile
 every failed job with its arguments and the last line of its traceback.
 
 **Cache** (``cache=True``): each job's result is stored with ``joblib.Memory`` under ``<cache
-root>/<code version>-<platform>/``, keyed by a hash of the function (its code) and its
-arguments. The code version is a hash of every source file of the ``kdkit`` package that a job
-can run — all of them but :data:`AFTER_JOBS`, the modules that only turn job results into
-claims, figures and pages (a fix to a verdict rule re-renders every report from the cache; a
-test traces every smoke study's jobs and fails if one ever calls into them) — so changed code
-never reuses a stale result, and an interrupted or extended run (more seeds, one more arm)
-recomputes only the new jobs. The platform (:func:`platform_tag`: CPU architecture and the
+root>/jobs-<platform>/``, keyed by a hash of the function (its code), its arguments and the
+code version of what it can run. For a job of the ``kdkit`` package that is
+:func:`module_version`: a hash of the source files in the static import closure of the job's
+module (every kdkit module it imports, at the top or inside a function, transitively, with the
+``__init__.py`` of their packages) and of the modules of any kdkit function passed in its
+arguments — all but :data:`AFTER_JOBS`, the modules that only turn job results into claims,
+figures and pages. So a fix to a verdict rule re-renders every report from the cache, a fix to
+one study leaves the other studies' jobs cached, and changed code never reuses a stale result
+(a test traces every smoke study's jobs and fails if one runs a kdkit file outside its
+closure). A job defined outside the package (a test's, a notebook's) takes the whole package's
+:func:`code_version`. An interrupted or extended run (more seeds, one more arm) recomputes only
+the new jobs. The platform (:func:`platform_tag`: CPU architecture and the
 vector instruction sets, torch and numpy versions) is part of the folder, because training is
 chaotic enough that a last-bit difference between two CPUs' kernels gives other curves (kdkit
 issue 39): a result computed on another machine is not reused as if it were this one's. Each
@@ -104,6 +109,88 @@ def code_version(root: Path | None = None) -> str:
         h.update(str(rel).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
+
+
+@lru_cache(maxsize=2)
+def _import_graph(root: Path) -> tuple[dict, dict]:
+    """kdkit's modules: {name: relative path} and {name: set of kdkit modules it imports},
+    from the source text (imports inside functions count)."""
+    import ast
+
+    paths = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {m: set() for m in paths}
+    for m, path in paths.items():
+        pkg = m if path.name == "__init__.py" else m.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = pkg.split(".")[:len(pkg.split(".")) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                names = [target] + [f"{target}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            graph[m] |= {n for n in names if n in paths and n != m}
+    return {m: p.relative_to(root).as_posix() for m, p in paths.items()}, graph
+
+
+def import_closure(module: str, root: Path | None = None) -> tuple[str, ...]:
+    """The kdkit source files (paths relative to the package) that ``module`` can run: itself,
+    every kdkit module it imports, transitively, and the ``__init__`` of each one's packages,
+    without :data:`AFTER_JOBS`."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parent
+    paths, graph = _import_graph(root)
+    seen, todo = set(), [module]
+    while todo:
+        m = todo.pop()
+        if m in seen or m not in paths:
+            continue
+        seen.add(m)
+        todo.extend(graph[m])
+        parts = m.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # its packages
+    return tuple(sorted(p for m in seen if (p := paths[m]) not in AFTER_JOBS))
+
+
+@lru_cache(maxsize=None)
+def module_version(module: str, root: Path | None = None) -> str:
+    """A hash of the files of :func:`import_closure` of a kdkit ``module`` (in the installed
+    package, or the package folder ``root``), 12 hex digits."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for rel in import_closure(module, root):
+        h.update(rel.encode())
+        h.update((root / rel).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _kdkit_modules(value, out: set, depth: int = 0) -> set:
+    """The kdkit modules of the functions and classes in a job's arguments (in lists, tuples
+    and dict values, three levels deep)."""
+    mod = getattr(value, "__module__", None) if callable(value) else None
+    if isinstance(mod, str) and mod.split(".")[0] == "kdkit":
+        out.add(mod)
+    if depth < 3 and isinstance(value, (list, tuple, dict)):
+        for v in (value.values() if isinstance(value, dict) else value):
+            _kdkit_modules(v, out, depth + 1)
+    return out
+
+
+def job_code_version(fn, args=(), kwargs=None) -> str:
+    """The code a job can run, as a hash: :func:`module_version` of the job's module and of
+    every kdkit module of a function in its arguments; a function from outside the package
+    takes the whole package's :func:`code_version`."""
+    mod = getattr(fn, "__module__", "") or ""
+    if mod.split(".")[0] != "kdkit":
+        return code_version()
+    mods = _kdkit_modules(list(args) + list((kwargs or {}).values()), {mod})
+    return "+".join(module_version(m) for m in sorted(mods))
 
 
 @lru_cache(maxsize=1)
@@ -203,7 +290,9 @@ def _execute(fn, args, kwargs, location, threads):
 
 def _call(fn, args, kwargs):
     """``fn(*args, **kwargs)``; with ``$KDKIT_TRACE_JOBS`` set, the source file of every Python
-    function the call runs is appended to that file (the test of :data:`AFTER_JOBS`)."""
+    function the call runs is appended to that file, after the kdkit modules whose closure
+    keys the job (``mod1,mod2<TAB>file``; the test of :data:`AFTER_JOBS` and of
+    :func:`import_closure`)."""
     trace = os.environ.get(TRACE_ENV)
     if not trace:
         return fn(*args, **kwargs)
@@ -220,8 +309,10 @@ def _call(fn, args, kwargs):
         return fn(*args, **kwargs)
     finally:
         sys.setprofile(None)
+        mod = getattr(fn, "__module__", "") or ""
+        mods = ",".join(sorted(_kdkit_modules(list(args) + list(kwargs.values()), {mod})))
         with open(trace, "a") as f:
-            f.writelines(name + "\n" for name in sorted(files))
+            f.writelines(f"{mods}\t{name}\n" for name in sorted(files))
 
 
 def _keyed(key, fn, args, kwargs):
@@ -243,7 +334,8 @@ def job_key(fn, args, kwargs) -> str:
         source = inspect.getsource(fn)
     except (OSError, TypeError):
         source = getattr(getattr(fn, "__code__", None), "co_code", repr(fn))
-    ident = (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), source)
+    ident = (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), source,
+             job_code_version(fn, args, kwargs))
     return joblib.hash((ident, canonical(args), canonical(kwargs)))
 
 
@@ -298,8 +390,7 @@ class Runner:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers, self.threads, self.progress = workers, threads, progress
         self.scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
-        self.location = (str(cache_root() / f"{code_version()}-{platform_tag()}") if cache
-                         else None)
+        self.location = str(cache_root() / f"jobs-{platform_tag()}") if cache else None
         self._client = self._cluster = None
         self.computed = self.cached = 0  # jobs run here and jobs taken from the cache
 

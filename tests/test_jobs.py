@@ -176,10 +176,52 @@ def test_code_version_ignores_the_modules_that_only_read_job_results(tmp_path):
     assert version(pkg) != before
 
 
+def test_a_fix_to_one_study_keeps_the_other_studies_jobs_cached(tmp_path):
+    """A job's code version covers the import closure of its module: editing topology_kd
+    leaves geometric_kd's version as it was; a shared model module changes both; a verdict
+    rule (claims.py, left out of every closure) changes neither."""
+    import shutil
+
+    pkg = tmp_path / "kdkit"
+    shutil.copytree(Path(jobs.__file__).parent, pkg,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    version = jobs.module_version.__wrapped__  # not the lru_cache of the installed package
+    geo, topo = "kdkit.studies.geometric_kd", "kdkit.studies.topology_kd"
+    closure = jobs.import_closure(geo, pkg)
+    assert "studies/geometric_kd.py" in closure and "geometry/distance.py" in closure
+    assert "studies/topology_kd.py" not in closure and "claims.py" not in closure
+    assert "__init__.py" in closure and "studies/__init__.py" in closure
+    g0, t0 = version(geo, pkg), version(topo, pkg)
+
+    def touch(rel):
+        (pkg / rel).write_text((pkg / rel).read_text() + "\n# edited\n")
+        jobs._import_graph.cache_clear()
+
+    touch("studies/topology_kd.py")
+    assert version(geo, pkg) == g0 and version(topo, pkg) != t0
+    g1, t1 = version(geo, pkg), version(topo, pkg)
+    touch("stats.py")  # both studies' jobs use it
+    assert version(geo, pkg) != g1 and version(topo, pkg) != t1
+    g2 = version(geo, pkg)
+    touch("claims.py")
+    assert version(geo, pkg) == g2
+
+
+def test_a_kdkit_function_passed_to_a_job_joins_its_code_version():
+    from kdkit import stats
+    from kdkit.studies import geometric_kd as gk
+    alone = jobs.job_code_version(gk.student_job, (1,), {})
+    assert alone == jobs.module_version("kdkit.studies.geometric_kd")
+    both = jobs.job_code_version(gk.student_job, ([stats.mean_ci],), {})
+    # by module name: kdkit.stats, then kdkit.studies.geometric_kd
+    assert both == jobs.module_version("kdkit.stats") + "+" + alone
+    assert jobs.job_code_version(square, (1,), {}) == jobs.code_version()
+
+
 def test_the_cache_folder_names_the_platform(tmp_path, monkeypatch):
     monkeypatch.setenv(jobs.CACHE_ENV, str(tmp_path / "cache"))
     r = Runner(cache=True, progress=False)
-    assert Path(r.location).name == f"{jobs.code_version()}-{jobs.platform_tag()}"
+    assert Path(r.location).name == f"jobs-{jobs.platform_tag()}"
     assert len(jobs.platform_tag()) == 8 and jobs.cpu_info()["machine"]
 
 

@@ -251,14 +251,24 @@ def test_notebooks_are_stored_without_outputs_and_with_the_kernel_jupyter_writes
 
 
 def test_no_job_runs_a_module_left_out_of_the_job_cache_key(job_trace):
-    # the job cache's code version leaves out kdkit.jobs.AFTER_JOBS; a job that ran one of
-    # them could reuse a result computed by other code. Every study's smoke jobs ran above.
+    # a job's cache key hashes the kdkit files in the import closure of its module (and of the
+    # kdkit functions in its arguments), without kdkit.jobs.AFTER_JOBS; a job that ran a kdkit
+    # file outside them could reuse a result computed by other code. Every study's smoke jobs
+    # ran above.
     from pathlib import Path
 
     from kdkit import jobs
     package = Path(jobs.__file__).resolve().parent
-    files = {Path(f).resolve() for f in job_trace.read_text().split("\n") if f}
-    ours = {f.relative_to(package).as_posix() for f in files if package in f.parents}
+    ran: dict[str, set] = {}
+    for line in job_trace.read_text().splitlines():
+        mods, _, f = line.partition("\t")
+        path = Path(f).resolve()
+        if package in path.parents:
+            ran.setdefault(mods, set()).add(path.relative_to(package).as_posix())
+    ours = set().union(*ran.values())
     assert {"studies/topology_kd.py", "studies/bpr_kd.py", "studies/geometric_kd.py",
             "studies/fisher_layerwise.py"} <= ours  # the trace saw every study's jobs
     assert not ours & jobs.AFTER_JOBS
+    for mods, files in ran.items():
+        keyed = set().union(*(jobs.import_closure(m) for m in mods.split(",") if m))
+        assert files <= keyed, (mods, sorted(files - keyed))

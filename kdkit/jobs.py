@@ -171,9 +171,10 @@ def module_version(module: str, root: Path | None = None) -> str:
 
 
 def _kdkit_modules(value, out: set, depth: int = 0) -> set:
-    """The kdkit modules of the functions and classes in a job's arguments (in lists, tuples
-    and dict values, three levels deep)."""
-    mod = getattr(value, "__module__", None) if callable(value) else None
+    """The kdkit modules of the functions, classes and objects in a job's arguments (a
+    function's or class's own module, an object's class's; in lists, tuples and dict values,
+    three levels deep)."""
+    mod = getattr(value, "__module__", None) if callable(value) else type(value).__module__
     if isinstance(mod, str) and mod.split(".")[0] == "kdkit":
         out.add(mod)
     if depth < 3 and isinstance(value, (list, tuple, dict)):

@@ -61,7 +61,7 @@ def _tiny(spec, seed):
 
 
 def test_a_plugin_method_runs_as_an_arm_with_its_own_claims(monkeypatch):
-    monkeypatch.setattr(td, "load", _tiny)
+    monkeypatch.setattr(td.topology_jobs, "load", _tiny)
     p = td.Protocol(epochs=4, eval_every=1, patience=1, k=10, batch_size=64, lr=0.01,
                     n_groups=2)
     results, curves, _ = td.capacity_study(None, p, in_process(), teacher_dim=8,

@@ -164,7 +164,7 @@ def test_tuning_gives_every_arm_the_same_grid_and_keeps_its_best_validation_poin
         valid = 1.0 - abs(p.lr - best_lr) - p.weight_decay
         return {"row": {"valid": valid, "epochs": 5}, "model": f"model {method} {p.lr}"}
 
-    monkeypatch.setattr(td, "model_job", fake)
+    monkeypatch.setattr(td.topology_jobs, "model_job", fake)
     grid = {"lr": [0.001, 0.01], "weight_decay": [0.0, 0.1]}
     chosen, table = td.tune_settings(None, Protocol(patience=2), in_process(), grid, seed=100,
                                      teacher_dim=64, student_dims=[4, 8],
@@ -210,7 +210,7 @@ def test_tuning_at_one_size_applies_each_methods_choice_at_every_size(monkeypatc
         valid = {"teacher": 0.5, "student": 0.4, "ftd": 0.45}[method] - abs(p.lr - 0.01)
         return {"row": {"valid": valid, "epochs": 5}, "model": "teacher model"}
 
-    monkeypatch.setattr(td, "model_job", fake)
+    monkeypatch.setattr(td.topology_jobs, "model_job", fake)
     chosen, table = td.tune_settings(None, Protocol(patience=2), in_process(),
                                      {"lr": [0.001, 0.01]}, seed=100, teacher_dim=64,
                                      student_dims=[4], methods=["student", "ftd"],

@@ -106,6 +106,8 @@ class Test:
     target_name: str = ""             # "the source's effect" | "δ"
     signed: bool = False              # size claims: our mean effect has the claimed sign
     diffs: tuple = ()                 # the per-seed differences A − B (δ sensitivity)
+    se: float | None = None           # seed × user bootstrap SE (a normal test; else the t)
+    user_se: float | None = None      # the users' share of ``se`` (more seeds keep it)
 
 
 @dataclass
@@ -216,7 +218,7 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
                  *, key: str = "", family: str = "", delta: float | None = None,
                  delta_why: str = "", relative: bool = False,
                  claimed_rel: float | None = None, claimed: float | None = None,
-                 gates=()) -> Claim:
+                 gates=(), users=None) -> Claim:
     """A direction claim "a {expect} b" from per-seed values (same seeds, same order);
     ``expect='='`` claims no difference ("a is as good as b") and needs ``delta``.
 
@@ -225,6 +227,12 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
     or ``claimed_rel`` (a/b − 1) is the source's effect: shown in the note and the target of
     ``seeds_needed`` — its *size* is judged only by :func:`size_claim`. ``gates``: the claim's
     preconditions. The verdict here uses raw p-values; :func:`finalize` re-judges the table.
+
+    ``users`` (seeds × users, per-user A − B, NaN where a user has no value; seeds in the order
+    of ``a``): the seeds share these users (a fixed split), so the mean, interval and p come
+    from the seed × user bootstrap (:mod:`kdkit.user_bootstrap`) and cover new users as well
+    as new seeds; the equivalence test and the power use its SE, and the note gives the
+    seed-only t interval beside it.
     """
     from .stats import equivalence_test, paired_test
 
@@ -239,6 +247,10 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
                      test=Test(expect, len(a), float(a.mean() - b.mean()),
                                "one seed: direction shown, no test", note or "",
                                gates=tuple(gates)))
+    if users is not None:
+        return _user_claim(a, b, users, expect, text, source_value, note, key=key,
+                           family=family, delta=delta, delta_why=delta_why, relative=relative,
+                           gates=gates)
     c = paired_test(a, b)
     how = f"{c.test} over {c.n} seeds"
     if relative or claimed_rel is not None:
@@ -258,6 +270,32 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
                  _join(how, note or ""), p=c.p_value, id=key, family=family,
                  p_exact=c.p_exact, p_equiv=p_eq, delta=delta, test=test,
                  source_effect=target if target_name == "the source's effect" else None)
+
+
+def _user_claim(a, b, users, expect, text, source_value, note, *, key, family, delta,
+                delta_why, relative, gates) -> Claim:
+    """:func:`paired_claim` on the seed × user bootstrap (its ``users`` argument)."""
+    from .user_bootstrap import normal_tost, seed_only_ci, seed_user_ci, user_share
+
+    d = np.asarray(users, dtype=float)
+    if d.shape[0] != len(a):
+        raise ValueError(f"{text!r}: users has {d.shape[0]} seeds, the claim {len(a)}")
+    u = seed_user_ci(d)
+    _, lo, hi = seed_only_ci(d)
+    user_se = min(user_share(d), u.se)
+    how = (f"seed × user bootstrap over {u.n_seeds} seeds and {u.n_users} users (crossed); "
+           f"the seed-only t interval would be [{lo:.4g}, {hi:.4g}]")
+    if relative:
+        how += f"; relative {(a / b - 1).mean():+.1%}"
+    p_eq = normal_tost(u.mean, u.se, delta) if delta else None
+    seed_sd = float(np.sqrt(max(u.se ** 2 - user_se ** 2, 0.0) * u.n_seeds))
+    test = Test(expect, u.n_seeds, u.mean, how, note or "", tuple(gates), "direction", seed_sd,
+                delta, delta_why, p_eq, delta, "δ", diffs=tuple(map(float, a - b)), se=u.se,
+                user_se=user_se)
+    verdict = equivalence_verdict(u.p, p_eq, u.mean, expect)
+    return Claim(text, source_value, u.mean, u.ci_low, u.ci_high, verdict,
+                 _join(how, note or ""), p=u.p, id=key, family=family, p_equiv=p_eq,
+                 delta=delta, test=test)
 
 
 def size_claim(a, b, text: str, claimed_rel: float, *, differs: str,
@@ -385,6 +423,8 @@ def _power_note(c: Claim, t: Test, level: float) -> tuple[float | None, int | No
     """MDE and seeds needed at ``level``, and for an inconclusive claim which case it is."""
     from .power import mde, min_attainable_p, seeds_needed
 
+    if t.se is not None:
+        return _user_power_note(c, t, level)
     if not math.isfinite(t.sd):
         return None, None, ""
     m = mde(t.sd, t.n, level)
@@ -408,6 +448,33 @@ def _power_note(c: Claim, t: Test, level: float) -> tuple[float | None, int | No
                          f"more than {name} ({goal:.3g}); {more}")
     return m, need, (f"powered for {name} ({goal:.3g} ≥ MDE {m:.3g}), yet neither an effect "
                      "nor its absence is shown: the effect lies near δ")
+
+
+def _user_power_note(c: Claim, t: Test, level: float) -> tuple[float | None, int | None, str]:
+    """:func:`_power_note` for a claim on the seed × user bootstrap: more seeds shrink only the
+    seeds' share of its SE (:mod:`kdkit.user_bootstrap`)."""
+    from .user_bootstrap import crossed_mde, crossed_seeds_needed, user_floor
+
+    m = crossed_mde(t.se, t.user_se, t.n, level)
+    need = crossed_seeds_needed(t.target, t.se, t.user_se, t.n, level) if t.target else None
+    if c.verdict != "inconclusive" or t.kind != "direction":
+        return m, need, ""
+    if not t.target:
+        return m, need, (f"no δ declared for this metric: it cannot be shown absent; these "
+                         f"seeds and users detect {m:.3g} with 80 % power")
+    goal, floor = abs(t.target), user_floor(t.user_se, level)
+    if m <= goal:
+        return m, need, (f"powered for {t.target_name} ({goal:.3g} ≥ MDE {m:.3g}), yet neither "
+                         "an effect nor its absence is shown: the effect lies near δ")
+    if floor >= goal:
+        return m, need, (f"underpowered on these users: the MDE is {m:.3g}, and no number of "
+                         f"seeds detects {t.target_name} ({goal:.3g}), as the users' share of "
+                         f"the SE alone sets a floor of {floor:.3g}: more users (a larger "
+                         "split or data set) are needed")
+    more = f"about {need} seeds would detect it" if need else \
+        "more than 10,000 seeds would be needed"
+    return m, need, (f"underpowered: these {t.n} seeds and users detect {m:.3g} with 80 % "
+                     f"power, more than {t.target_name} ({goal:.3g}); {more}")
 
 
 def finalize(claims: list[Claim], *, alpha: float = ALPHA, min_seeds: int = MIN_SEEDS,
@@ -516,10 +583,15 @@ def delta_sensitivity(t: Test) -> str:
     reader sees at once whether "no effect larger than δ" also holds for a stricter δ."""
     from .stats import equivalence_test
 
+    from .user_bootstrap import normal_tost
+
     if not t.delta or len(t.diffs) < 2:
         return ""
-    ps = [f"{f:g}δ = {f * t.delta:.4g}: {equivalence_test(t.diffs, f * t.delta):.3g}"
-          for f in DELTA_FRACTIONS]
+
+    def p(d):
+        return normal_tost(t.diff, t.se, d) if t.se is not None else \
+            equivalence_test(t.diffs, d)
+    ps = [f"{f:g}δ = {f * t.delta:.4g}: {p(f * t.delta):.3g}" for f in DELTA_FRACTIONS]
     return "TOST p (raw) at " + "; ".join(ps)
 
 

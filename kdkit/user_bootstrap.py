@@ -27,6 +27,9 @@ In the crossed design the interval is the percentile interval of the replicates 
 two-sided normal p of the mean over the bootstrap standard error (in simulation, 200 studies of
 10 seeds × 200 users: 97 % coverage, against 66 % for the seed-only t interval).
 :func:`seed_only_ci` is the seed-level t interval it replaces, kept to show the difference.
+:func:`normal_tost`, :func:`crossed_mde` and :func:`crossed_seeds_needed` give the equivalence
+test and the power of a claim judged on this interval (:func:`kdkit.claims.paired_claim` with
+``users``).
 """
 
 from __future__ import annotations
@@ -99,3 +102,70 @@ def seed_only_ci(d, level: float = 0.95) -> tuple[float, float, float]:
     n = len(per_seed)
     half = sps.t.ppf(0.5 + level / 2, n - 1) * per_seed.std(ddof=1) / np.sqrt(n)
     return float(per_seed.mean()), float(per_seed.mean() - half), float(per_seed.mean() + half)
+
+
+# --- tests and power from the crossed interval (kdkit issue 39: user-level CIs on every claim)
+#
+# The crossed mean's variance is about σ_s²/S + σ_u²/U (+ σ_su²/SU): more seeds shrink the
+# first term only. With ``se`` the bootstrap SE at S seeds and ``user_se`` the users' share
+# (:func:`user_share`), the seeds' share is √(se² − user_se²) and at S' seeds
+#     SE(S')² = (se² − user_se²)·S/S' + user_se²,
+# so an effect smaller than (z_{1−a/2} + z_{0.8})·user_se is undetectable on this split at any
+# number of seeds: only more users (another split, a larger data set) can decide it.
+
+
+def user_share(d) -> float:
+    """The users' share of the crossed mean's SE: the SD over users of each user's mean over
+    seeds, over √(users). It includes the interaction's 1/S share, so it is mildly
+    conservative (larger) for the part that more seeds cannot remove."""
+    d = _as_matrix(d)
+    per_user = np.nanmean(np.where(np.isfinite(d), d, np.nan), axis=0)
+    per_user = per_user[np.isfinite(per_user)]
+    return float(per_user.std(ddof=1) / np.sqrt(per_user.size))
+
+
+def normal_tost(mean: float, se: float, delta: float) -> float:
+    """TOST p of "−δ < mean < δ" with a normal statistic of standard error ``se`` (the
+    bootstrap's): the larger one-sided p (Schuirmann, 1987)."""
+    if not delta > 0:
+        raise ValueError(f"δ must be > 0, got {delta}")
+    if se <= 0:
+        return 0.0 if abs(mean) < delta else 1.0
+    return float(max(sps.norm.sf((mean + delta) / se), sps.norm.cdf((mean - delta) / se)))
+
+
+def _z(level: float, power: float) -> float:
+    return float(sps.norm.ppf(1 - level / 2) + sps.norm.ppf(power))
+
+
+def crossed_se(se: float, user_se: float, n: int, n_new: int) -> float:
+    """SE of the crossed mean at ``n_new`` seeds from its SE ``se`` at ``n`` (block comment
+    above): the seeds' share shrinks as 1/√seeds, the users' share stays."""
+    seed_var = max(se ** 2 - user_se ** 2, 0.0)
+    return float(np.sqrt(seed_var * n / n_new + user_se ** 2))
+
+
+def crossed_mde(se: float, user_se: float, n: int, level: float,
+                power: float = 0.8) -> float:
+    """The effect the normal test at ``level`` detects with ``power`` at these ``n`` seeds."""
+    return _z(level, power) * crossed_se(se, user_se, n, n)
+
+
+def crossed_seeds_needed(effect: float, se: float, user_se: float, n: int, level: float,
+                         power: float = 0.8, max_seeds: int = 10_000) -> int | None:
+    """The fewest seeds (on the same users) that detect ``effect`` with ``power`` at
+    ``level``; None when the users' share alone rules it out or more than ``max_seeds`` would
+    be needed (:func:`user_floor` tells the two apart)."""
+    if not (np.isfinite(effect) and effect != 0):
+        return None
+    room = (abs(effect) / _z(level, power)) ** 2 - user_se ** 2
+    if room <= 0:
+        return None
+    seed_var = max(se ** 2 - user_se ** 2, 0.0) * n
+    need = max(2, int(np.ceil(seed_var / room - 1e-12)))
+    return need if need <= max_seeds else None
+
+
+def user_floor(user_se: float, level: float, power: float = 0.8) -> float:
+    """The smallest effect any number of seeds on these users can detect."""
+    return _z(level, power) * user_se

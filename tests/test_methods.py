@@ -64,7 +64,7 @@ def test_a_plugin_method_runs_as_an_arm_with_its_own_claims(monkeypatch):
     monkeypatch.setattr(td.topology_jobs, "load", _tiny)
     p = td.Protocol(epochs=4, eval_every=1, patience=1, k=10, batch_size=64, lr=0.01,
                     n_groups=2)
-    results, curves, _ = td.capacity_study(None, p, in_process(), teacher_dim=8,
+    results, curves, _, users = td.capacity_study(None, p, in_process(), teacher_dim=8,
                                            student_dims=[4], methods=["student", "ftd", PATH],
                                            seeds=[0, 1, 2])
     assert set(results["method"]) == {"teacher", "student", "ftd", PATH}

@@ -219,3 +219,33 @@ def test_tuning_at_one_size_applies_each_methods_choice_at_every_size(monkeypatc
     assert {k for k in chosen} == {("teacher", 64), *((m, d) for m in ("student", "ftd")
                                                        for d in (2, 4, 8))}
     assert all(c == {"lr": 0.01} for c in chosen.values())
+
+
+def test_claims_on_the_users_of_each_reading_and_their_converged_twins(monkeypatch):
+    """A study run to convergence: every direction claim comes twice (the reported epoch and
+    ``…/converged``), each on the seeds × users matrix of its reading, whose mean is the
+    seed-level mean difference (a user's scores average to the row's metric)."""
+    monkeypatch.setattr(td.topology_jobs, "load", lambda spec, seed: _tiny())
+    p = Protocol(epochs=2, eval_every=1, patience=0, k=10, n_groups=2, batch_size=64,
+                 converge_epochs=4, converge_patience=1)
+    results, _, _, users = td.capacity_study(None, p, in_process(), teacher_dim=8,
+                                             student_dims=[4], methods=["student", "ftd"],
+                                             seeds=[0, 1])
+    assert {k[2] for k in users} == {"teacher", "student", "ftd"}
+    out = {c.id: c for c in claims(results, "Recall@10", teacher_dim=8, citeulike=False,
+                                   protocol=p, users=users)}
+    assert {"ftd>student@4", "ftd>student@4/converged"} <= set(out)
+    for reading, col in (("reported", "Recall@10"), ("converged", "converged Recall@10")):
+        d = td.user_matrix(users, "ftd", "student", 4, [0, 1], "Recall@10", reading=reading)
+        assert d.shape == (2, 60)
+        by_seed = results.pivot_table(index="seed", columns="method", values=col)
+        assert np.nanmean(d, axis=1) == pytest.approx(by_seed["ftd"] - by_seed["student"],
+                                                      abs=1e-6)
+        c = out["ftd>student@4" + ("/converged" if reading == "converged" else "")]
+        assert c.measured == pytest.approx(np.nanmean(d), abs=1e-9)
+        assert "seed × user bootstrap over 2 seeds and 60 users" in c.note
+    assert "converged reading" in out["ftd>student@4/converged"].claim
+    assert td.user_matrix({}, "ftd", "student", 4, [0], "Recall@10") is None  # no users kept
+    ids = td.claim_ids({"methods": ["student", "ftd", "htd"], "student_dims": [4],
+                        "teacher_dim": 64, "converge_epochs": 400})
+    assert "htd>ftd@4/converged" in ids and "size:htd>student@4" in ids

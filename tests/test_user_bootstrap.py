@@ -47,3 +47,44 @@ def test_coverage_of_the_seed_by_user_interval_by_simulation(crossed):
         assert hit_seed_only / R < 0.8
     else:  # fresh users per seed: the seed means are independent and the t interval is valid
         assert hit_seed_only / R >= 0.9
+
+
+def test_normal_tost_and_the_crossed_power_by_hand():
+    from kdkit.user_bootstrap import (crossed_mde, crossed_se, crossed_seeds_needed,
+                                      normal_tost, user_floor)
+    # mean 0, SE 0.01, δ = 1.96·SE: each one-sided p is P(Z > 1.96) = 0.025
+    assert normal_tost(0.0, 0.01, 0.0196) == pytest.approx(0.025, abs=1e-4)
+    assert normal_tost(0.05, 0.0, 0.01) == 1.0 and normal_tost(0.0, 0.0, 0.01) == 0.0
+    # SE 0.01 at 5 seeds, of which the users' share 0.006: the seeds' variance 6.4e-5·5
+    assert crossed_se(0.01, 0.006, 5, 20) == pytest.approx((6.4e-5 * 5 / 20 + 3.6e-5) ** 0.5)
+    z = 1.959964 + 0.841621
+    assert crossed_mde(0.01, 0.006, 5, 0.05) == pytest.approx(z * 0.01, rel=1e-5)
+    # effect 0.03: room (0.03/z)² − 0.006² = 7.867e-5; 3.2e-4 / 7.867e-5 = 4.07 → 5 seeds
+    assert crossed_seeds_needed(0.03, 0.01, 0.006, 5, 0.05) == 5
+    # an effect below the users' floor z·0.006 = 0.0168: no number of seeds detects it
+    assert user_floor(0.006, 0.05) == pytest.approx(z * 0.006, rel=1e-5)
+    assert crossed_seeds_needed(0.016, 0.01, 0.006, 5, 0.05) is None
+    assert crossed_seeds_needed(0.0175, 0.01, 0.006, 5, 0.05) > 100
+
+
+def test_a_paired_claim_on_users_covers_them_and_says_so():
+    """Users with a large spread and seeds that barely move: the seed-only t interval is narrow
+    and calls a tiny effect significant; the claim on the users' matrix does not, its power
+    note says more seeds cannot help, and its mean is the matrix's."""
+    from kdkit.claims import finalize, paired_claim
+
+    rng = np.random.default_rng(7)
+    users = rng.normal(0, 0.3, (1, 400))
+    d = 0.004 + (users - users.mean()) + rng.normal(0, 0.0005, (6, 1))
+    a, b = 0.2 + d.mean(axis=1), np.full(6, 0.2)
+    seeds_only = finalize([paired_claim(a, b, ">", "A beats B", key="a>b", delta=0.01)])[0]
+    assert seeds_only.verdict == "supported"
+    on_users = finalize([paired_claim(a, b, ">", "A beats B", key="a>b", delta=0.01,
+                                      users=d)])[0]
+    assert on_users.measured == pytest.approx(d.mean())
+    assert on_users.verdict == "inconclusive"
+    assert on_users.ci_high - on_users.ci_low > 5 * (seeds_only.ci_high - seeds_only.ci_low)
+    assert "seed × user bootstrap over 6 seeds and 400 users" in on_users.note
+    assert "no number of seeds" in on_users.note and on_users.seeds_needed is None
+    with pytest.raises(ValueError, match="users has 2 seeds, the claim 6"):
+        paired_claim(a, b, ">", "A beats B", users=d[:2])

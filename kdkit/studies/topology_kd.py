@@ -216,7 +216,8 @@ def capacity_study(spec: DataSpec, p: Protocol, runner, *, teacher_dim: int, stu
     any KD student is trained). ``settings`` ({(method, dim): {"lr": …, "weight_decay": …}},
     from :func:`tune_settings`) overrides the protocol's optimiser settings per arm.
 
-    Returns (results: one row per model, curves, models: {(seed, method, dim): model}).
+    Returns (results: one row per model, curves, models: {(seed, method, dim): model}, users:
+    {(kind, seed, method, dim): each reading's per-user test scores} for :func:`claims`).
     """
     common = {"kind": kind, "device": device}
     settings = settings or {}
@@ -251,7 +252,27 @@ def capacity_study(spec: DataSpec, p: Protocol, runner, *, teacher_dim: int, stu
     results["phi"] = results["dim"] / teacher_dim
     curves = pd.DataFrame([c for d in done for c in d["curve"]])
     models = {(d["row"]["seed"], d["row"]["method"], d["row"]["dim"]): d["model"] for d in done}
-    return results, curves, models
+    users = {(kind, d["row"]["seed"], d["row"]["method"], d["row"]["dim"]): d["per_user"]
+             for d in done if "per_user" in d}
+    return results, curves, models, users
+
+
+def user_matrix(users: dict, a: str, b: str, dim: int, seeds, metric: str, *,
+                reading: str = "reported", kind: str = "mf"):
+    """Seeds × users matrix of ``metric`` of student ``a`` minus student ``b`` (size ``dim``,
+    ``reading`` "reported" or "converged"), the users aligned by id across seeds (NaN where a
+    seed's test set lacks one): the input of the seed × user interval
+    (:mod:`kdkit.user_bootstrap`). None when a job did not keep its users' scores."""
+    import numpy as np
+
+    rows = []
+    for s in seeds:
+        x, y = ((users or {}).get((kind, s, m, dim), {}).get(reading) for m in (a, b))
+        if x is None or y is None or metric not in x or metric not in y:
+            return None
+        rows.append((pd.Series(x[metric], index=x["users"], dtype=float)
+                     - pd.Series(y[metric], index=y["users"], dtype=float)).rename(s))
+    return np.asarray(pd.concat(rows, axis=1).T.sort_index(axis=1), dtype=float)
 
 
 def convergence_table(results: pd.DataFrame, metric: str, epochs: int) -> pd.DataFrame:
@@ -345,13 +366,15 @@ def claim_ids(p: dict) -> list[str]:
         what = [f"{m}>student" for m in ("ftd", "htd", *plugins)]
         what += [f"{m}>{b}" for m in plugins for b in ("ftd", "htd") if b in p["methods"]]
         what += ["htd>ftd"] if phi <= SMALL_REGIME else ["ftd>htd"] if phi >= 0.5 else []
-        what += ["size:ftd>student", "size:htd>student"]
-        out += [claim_id(w, dim) for w in what]
+        direction = [claim_id(w, dim) for w in what]
+        converged = [i + "/converged" for i in direction] if p.get("converge_epochs") else []
+        out += direction + converged
+        out += [claim_id(w, dim) for w in ("size:ftd>student", "size:htd>student")]
     return out
 
 
 def claims(results: pd.DataFrame, metric: str, *, teacher_dim: int, citeulike: bool,
-           protocol: Protocol, delta=None) -> list[Claim]:
+           protocol: Protocol, delta=None, users: dict | None = None) -> list[Claim]:
     """The source's claims at every student size (and, on the CiteULike split, the paper's
     logged table).
 
@@ -359,7 +382,13 @@ def claims(results: pd.DataFrame, metric: str, *, teacher_dim: int, citeulike: b
     the student alone on the held-out half of validation (the ``gate`` column) and get the
     smallest effect of interest of ``metric`` from ``delta`` (the study's param or a
     :class:`~kdkit.claims.Deltas`); the paper's effect sizes are size claims
-    (:func:`size_setting` says where they are judged)."""
+    (:func:`size_setting` says where they are judged).
+
+    ``users`` (from :func:`capacity_study`): each direction claim's interval covers the test
+    users as well as the seeds (the seeds share the users of a fixed split;
+    :mod:`kdkit.user_bootstrap`); without it, the seeds only. Where the students went on to
+    convergence, every direction claim is also made on that reading (id ``…/converged``,
+    secondary unless declared)."""
     deltas = delta if isinstance(delta, Deltas) else Deltas(delta)
     mf = results[results["model"] == "mf"]
     out = []
@@ -387,14 +416,24 @@ def claims(results: pd.DataFrame, metric: str, *, teacher_dim: int, citeulike: b
         elif phi >= 0.5:
             rows.append(("ftd", "htd", f"FTD beats HTD for a large student {tag}",
                          "FTD for large students (φ ≥ 1/2 in the paper)"))
-        for a, b, text, sv in rows:
-            key = claim_id(f"{a}>{b}", dim)
-            if a in test and b in test:
-                out.append(paired_claim(test[a], test[b], ">", text, sv, key=key,
-                                        relative=True, gates=[gate], **deltas.kwargs(metric)))
-            elif untrained is not None:
-                out.append(Claim(text, sv, None, None, None, "not testable", untrained.reason,
-                                 id=key))
+        conv = f"converged {metric}"
+        readings = [("reported", test, "", "")]
+        if conv in g and g.loc[g["method"] != "teacher", conv].notna().all():
+            readings.append(("converged", g.pivot_table(index="seed", columns="method",
+                                                        values=conv), "/converged",
+                             "; the converged reading (best validation checkpoint of the "
+                             "run continued to convergence)"))
+        for reading, vals, suffix, says in readings:
+            for a, b, text, sv in rows:
+                key = claim_id(f"{a}>{b}", dim) + suffix
+                if a in vals and b in vals:
+                    m = user_matrix(users, a, b, dim, vals.index, metric, reading=reading)
+                    out.append(paired_claim(vals[a], vals[b], ">", text + says, sv, key=key,
+                                            relative=True, gates=[gate], users=m,
+                                            **deltas.kwargs(metric)))
+                elif untrained is not None:
+                    out.append(Claim(text + says, sv, None, None, None, "not testable",
+                                     untrained.reason, id=key))
         ref, differs = size_setting(dim, dims, teacher_dim=teacher_dim, citeulike=citeulike,
                                     protocol=protocol)
         if ref is None:

@@ -106,8 +106,9 @@ class Test:
     target_name: str = ""             # "the source's effect" | "δ"
     signed: bool = False              # size claims: our mean effect has the claimed sign
     diffs: tuple = ()                 # the per-seed differences A − B (δ sensitivity)
-    se: float | None = None           # seed × user bootstrap SE (a normal test; else the t)
+    se: float | None = None           # seed × user SE (a t test on ``df``; else the seeds')
     user_se: float | None = None      # the users' share of ``se`` (more seeds keep it)
+    df: float = float("inf")          # degrees of freedom of the test on ``se``
 
 
 @dataclass
@@ -230,9 +231,9 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
 
     ``users`` (seeds × users, per-user A − B, NaN where a user has no value; seeds in the order
     of ``a``): the seeds share these users (a fixed split), so the mean, interval and p come
-    from the seed × user bootstrap (:mod:`kdkit.user_bootstrap`) and cover new users as well
-    as new seeds; the equivalence test and the power use its SE, and the note gives the
-    seed-only t interval beside it.
+    from the seed × user t interval (:func:`kdkit.user_bootstrap.seed_user_t`) and cover new
+    users as well as new seeds; the equivalence test and the power use its SE, and the note
+    gives the seed-only t interval beside it.
     """
     from .stats import equivalence_test, paired_test
 
@@ -274,24 +275,25 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
 
 def _user_claim(a, b, users, expect, text, source_value, note, *, key, family, delta,
                 delta_why, relative, gates) -> Claim:
-    """:func:`paired_claim` on the seed × user bootstrap (its ``users`` argument)."""
-    from .user_bootstrap import normal_tost, seed_only_ci, seed_user_ci, user_share
+    """:func:`paired_claim` on the seed × user t interval (its ``users`` argument)."""
+    from .user_bootstrap import normal_tost, seed_only_ci, seed_user_t, user_share
 
     d = np.asarray(users, dtype=float)
     if d.shape[0] != len(a):
         raise ValueError(f"{text!r}: users has {d.shape[0]} seeds, the claim {len(a)}")
-    u = seed_user_ci(d)
+    u = seed_user_t(d)
     _, lo, hi = seed_only_ci(d)
     user_se = min(user_share(d), u.se)
-    how = (f"seed × user bootstrap over {u.n_seeds} seeds and {u.n_users} users (crossed); "
-           f"the seed-only t interval would be [{lo:.4g}, {hi:.4g}]")
+    how = (f"seed × user t interval over {u.n_seeds} seeds and {u.n_users} users (df "
+           f"{u.df:.1f}; the users' share of the SE {user_se:.3g} of {u.se:.3g}); the seed-only "
+           f"t interval would be [{lo:.4g}, {hi:.4g}]")
     if relative:
         how += f"; relative {(a / b - 1).mean():+.1%}"
-    p_eq = normal_tost(u.mean, u.se, delta) if delta else None
+    p_eq = normal_tost(u.mean, u.se, delta, u.df) if delta else None
     seed_sd = float(np.sqrt(max(u.se ** 2 - user_se ** 2, 0.0) * u.n_seeds))
     test = Test(expect, u.n_seeds, u.mean, how, note or "", tuple(gates), "direction", seed_sd,
                 delta, delta_why, p_eq, delta, "δ", diffs=tuple(map(float, a - b)), se=u.se,
-                user_se=user_se)
+                user_se=user_se, df=u.df)
     verdict = equivalence_verdict(u.p, p_eq, u.mean, expect)
     return Claim(text, source_value, u.mean, u.ci_low, u.ci_high, verdict,
                  _join(how, note or ""), p=u.p, id=key, family=family, p_equiv=p_eq,
@@ -451,7 +453,7 @@ def _power_note(c: Claim, t: Test, level: float) -> tuple[float | None, int | No
 
 
 def _user_power_note(c: Claim, t: Test, level: float) -> tuple[float | None, int | None, str]:
-    """:func:`_power_note` for a claim on the seed × user bootstrap: more seeds shrink only the
+    """:func:`_power_note` for a claim on the seed × user interval: more seeds shrink only the
     seeds' share of its SE (:mod:`kdkit.user_bootstrap`)."""
     from .user_bootstrap import crossed_mde, crossed_seeds_needed, user_floor
 
@@ -589,7 +591,7 @@ def delta_sensitivity(t: Test) -> str:
         return ""
 
     def p(d):
-        return normal_tost(t.diff, t.se, d) if t.se is not None else \
+        return normal_tost(t.diff, t.se, d, t.df) if t.se is not None else \
             equivalence_test(t.diffs, d)
     ps = [f"{f:g}δ = {f * t.delta:.4g}: {p(f * t.delta):.3g}" for f in DELTA_FRACTIONS]
     return "TOST p (raw) at " + "; ".join(ps)

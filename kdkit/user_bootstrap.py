@@ -27,6 +27,9 @@ In the crossed design the interval is the percentile interval of the replicates 
 two-sided normal p of the mean over the bootstrap standard error (in simulation, 200 studies of
 10 seeds × 200 users: 97 % coverage, against 66 % for the seed-only t interval).
 :func:`seed_only_ci` is the seed-level t interval it replaces, kept to show the difference.
+:func:`seed_user_t` is the same crossed interval in closed form (t on Welch–Satterthwaite df),
+which keeps its coverage with few seeds (~96 % at 5 seeds whose own noise dominates, where
+the bootstrap's percentile interval covers ~87 %): claims use it.
 :func:`normal_tost`, :func:`crossed_mde` and :func:`crossed_seeds_needed` give the equivalence
 test and the power of a claim judged on this interval (:func:`kdkit.claims.paired_claim` with
 ``users``).
@@ -50,6 +53,7 @@ class UserCI:
     n_seeds: int
     n_users: int
     design: str
+    df: float = float("inf")   # degrees of freedom of ``p`` (inf: a normal p)
 
 
 def _as_matrix(d) -> np.ndarray:
@@ -94,6 +98,30 @@ def seed_user_ci(d, *, design: str = "crossed", n_boot: int = 2000, level: float
     return UserCI(m, float(lo), float(hi), se, p, S, U, design)
 
 
+def seed_user_t(d, level: float = 0.95) -> UserCI:
+    """The crossed interval in closed form, for few seeds: the mean of the observed cells ±
+    t·SE with SE² = SE_seeds² + SE_users² — the per-seed means' SD over √seeds (what new seeds
+    would change) plus :func:`user_share` (what new users would change; both carry the
+    interaction, so, as the pigeonhole bootstrap, it is mildly conservative) — and the
+    Welch–Satterthwaite degrees of freedom SE⁴ / (SE_seeds⁴/(S−1) + SE_users⁴/(U−1)). With
+    few seeds and a seed share that dominates, the df fall towards S − 1 and the interval
+    widens as the seed-only t interval does; the bootstrap's percentile interval resamples 5
+    seeds as if they were the population and is too narrow there. ``p`` is the two-sided t p
+    on those df."""
+    d = _as_matrix(d)
+    S, U = d.shape
+    seen = np.isfinite(d)
+    m = float(np.where(seen, d, 0.0).sum() / seen.sum())
+    se_seed = float(np.nanmean(d, axis=1).std(ddof=1) / np.sqrt(S))
+    se_user = user_share(d)
+    se = float(np.hypot(se_seed, se_user))
+    den = se_seed ** 4 / (S - 1) + se_user ** 4 / (U - 1)
+    df = float(se ** 4 / den) if den > 0 else float("inf")
+    half = float(sps.t.ppf(0.5 + level / 2, df) * se)
+    p = float(2 * sps.t.sf(abs(m) / se, df)) if se > 0 else (0.0 if m != 0 else 1.0)
+    return UserCI(m, m - half, m + half, se, p, S, U, "crossed-t", df)
+
+
 def seed_only_ci(d, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high): Student's t interval over the per-seed mean differences — the
     interval that treats the users as fixed."""
@@ -124,14 +152,14 @@ def user_share(d) -> float:
     return float(per_user.std(ddof=1) / np.sqrt(per_user.size))
 
 
-def normal_tost(mean: float, se: float, delta: float) -> float:
-    """TOST p of "−δ < mean < δ" with a normal statistic of standard error ``se`` (the
-    bootstrap's): the larger one-sided p (Schuirmann, 1987)."""
+def normal_tost(mean: float, se: float, delta: float, df: float = float("inf")) -> float:
+    """TOST p of "−δ < mean < δ" with a t statistic on ``df`` degrees of freedom (normal by
+    default) and standard error ``se``: the larger one-sided p (Schuirmann, 1987)."""
     if not delta > 0:
         raise ValueError(f"δ must be > 0, got {delta}")
     if se <= 0:
         return 0.0 if abs(mean) < delta else 1.0
-    return float(max(sps.norm.sf((mean + delta) / se), sps.norm.cdf((mean - delta) / se)))
+    return float(max(sps.t.sf((mean + delta) / se, df), sps.t.cdf((mean - delta) / se, df)))
 
 
 def _z(level: float, power: float) -> float:

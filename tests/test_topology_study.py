@@ -243,7 +243,7 @@ def test_claims_on_the_users_of_each_reading_and_their_converged_twins(monkeypat
                                                       abs=1e-6)
         c = out["ftd>student@4" + ("/converged" if reading == "converged" else "")]
         assert c.measured == pytest.approx(np.nanmean(d), abs=1e-9)
-        assert "seed × user bootstrap over 2 seeds and 60 users" in c.note
+        assert "seed × user t interval over 2 seeds and 60 users" in c.note
     assert "converged reading" in out["ftd>student@4/converged"].claim
     assert td.user_matrix({}, "ftd", "student", 4, [0], "Recall@10") is None  # no users kept
     ids = td.claim_ids({"methods": ["student", "ftd", "htd"], "student_dims": [4],

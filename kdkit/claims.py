@@ -584,7 +584,6 @@ def delta_sensitivity(t: Test) -> str:
     issue 39: every equivalence verdict flipped to inconclusive when δ shrank by 20–25 %). A
     reader sees at once whether "no effect larger than δ" also holds for a stricter δ."""
     from .stats import equivalence_test
-
     from .user_bootstrap import normal_tost
 
     if not t.delta or len(t.diffs) < 2:

@@ -50,8 +50,13 @@ def test_coverage_of_the_seed_by_user_interval_by_simulation(crossed):
 
 
 def test_normal_tost_and_the_crossed_power_by_hand():
-    from kdkit.user_bootstrap import (crossed_mde, crossed_se, crossed_seeds_needed,
-                                      normal_tost, user_floor)
+    from kdkit.user_bootstrap import (
+        crossed_mde,
+        crossed_se,
+        crossed_seeds_needed,
+        normal_tost,
+        user_floor,
+    )
     # mean 0, SE 0.01, δ = 1.96·SE: each one-sided p is P(Z > 1.96) = 0.025
     assert normal_tost(0.0, 0.01, 0.0196) == pytest.approx(0.025, abs=1e-4)
     assert normal_tost(0.05, 0.0, 0.01) == 1.0 and normal_tost(0.0, 0.0, 0.01) == 0.0

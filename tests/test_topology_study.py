@@ -249,3 +249,41 @@ def test_claims_on_the_users_of_each_reading_and_their_converged_twins(monkeypat
     ids = td.claim_ids({"methods": ["student", "ftd", "htd"], "student_dims": [4],
                         "teacher_dim": 64, "converge_epochs": 400})
     assert "htd>ftd@4/converged" in ids and "size:htd>student@4" in ids
+
+
+def test_tuning_over_two_seeds_goes_off_the_grid_edge_by_one_rule(monkeypatch):
+    """Two tuning seeds: each point is scored by its mean; seed 101 favours lr 0.001 strongly
+    enough that the mean picks it, where seed 100 alone would pick 0.01. Its choice sits on
+    the lower lr edge, so the grid grows one step down (0.001 / 10 = 1e-4: a log axis) on both
+    seeds, and again (1e-5), and the student's best lies at 1e-4; the teacher's choice is
+    inside no edge it can leave (weight decay at its limit 0), so nothing more is trained."""
+    seen = []
+
+    def fake(spec, seed, method, dim, p, **kw):
+        seen.append((method, seed, p.lr, p.weight_decay, kw.get("teacher")))
+        if method == "teacher":
+            valid = 1.0 - abs(p.lr - 0.01) - p.weight_decay
+        else:
+            target = 1e-4 if seed == 101 else 0.01
+            valid = 1.0 - abs(p.lr - target) * (100 if seed == 101 else 1) - p.weight_decay
+        return {"row": {"valid": valid, "epochs": 5}, "model": f"teacher {p.lr} seed {seed}"}
+
+    monkeypatch.setattr(td.topology_jobs, "model_job", fake)
+    grid = {"lr": [0.001, 0.01], "weight_decay": [0.0, 0.1]}
+    chosen, table = td.tune_settings(None, Protocol(patience=2), in_process(), grid,
+                                     seed=[100, 101], teacher_dim=64, student_dims=[4],
+                                     methods=["student", "ftd"], extend_edges=2,
+                                     limits={"weight_decay": (0.0, 1.0), "lr": (1e-6, 1.0)})
+    assert chosen[("student", 4)] == {"lr": pytest.approx(1e-4), "weight_decay": 0.0}
+    student = table[table["method"] == "Student alone"]
+    assert sorted(student["lr"].unique()) == pytest.approx([1e-5, 1e-4, 0.001, 0.01])
+    assert set(student["extension"]) == {0, 1, 2} and set(student["tuning seed"]) == {100, 101}
+    assert (student.groupby("lr").size() == 4).all()  # every point on both seeds, both wd
+    assert not student["edge"].any()                  # 1e-4 is inside the grown grid
+    teacher = table[table["method"] == "Teacher"]
+    # the teacher's lr 0.01 is on the upper edge: it grows to 0.1 once, and 0.01 stays best
+    assert chosen[("teacher", 64)] == {"lr": 0.01, "weight_decay": 0.0}
+    assert sorted(teacher["lr"].unique()) == pytest.approx([0.001, 0.01, 0.1])
+    # each seed's KD students distil that seed's teacher at the teacher's chosen point
+    assert {(s, t) for m, s, *_, t in seen if m == "ftd"} == {
+        (100, "teacher 0.01 seed 100"), (101, "teacher 0.01 seed 101")}

@@ -40,7 +40,7 @@ from ..data.load import load_interactions
 from ..jobs import Job
 from ..params import require, require_data
 from ..stats import summarize
-from ..tuning import expand
+from ..tuning import expand, off_edge
 from . import topology_jobs  # noqa: F401  (the jobs module, for tests that stand in for a job)
 from .topology_claims import (  # noqa: F401
     REFERENCE_CITEULIKE,
@@ -109,8 +109,13 @@ def check_params(p: dict) -> None:
                     for v in p["grid"].values()),
                 "grid must map lr and/or weight_decay to non-empty lists of numbers ≥ 0, e.g. "
                 f"{{lr: [0.002, 0.005], weight_decay: [0.0001, 0.001]}}; got {p['grid']}")
-        require(p["tune_seed"] >= 0 and p["tune_seed"] not in _seed_list(p["seeds"]),
-                f"tune_seed must be a seed ≥ 0 that no claim uses; got {p['tune_seed']}")
+        tune = [p["tune_seed"]] if isinstance(p["tune_seed"], int) else p["tune_seed"]
+        require(tune and all(isinstance(s, int) and s >= 0 and s not in _seed_list(p["seeds"])
+                             for s in tune) and len(set(tune)) == len(tune),
+                "tune_seed must be a seed ≥ 0 or a list of distinct ones that no claim uses; "
+                f"got {p['tune_seed']}")
+        require(isinstance(p.get("extend_edges", 0), int) and p.get("extend_edges", 0) >= 0,
+                f"extend_edges must be an integer ≥ 0; got {p.get('extend_edges')}")
         require(p["tune_dim"] is None or p["tune_dim"] in p["student_dims"],
                 f"tune_dim must be one of student_dims {p['student_dims']} (or null: tune "
                 f"every size); got {p['tune_dim']}")
@@ -136,62 +141,102 @@ def protocol_from(p: dict) -> Protocol:
                     converge_patience=p["converge_patience"])
 
 
-def tune_settings(spec: DataSpec, p: Protocol, runner, grid, *, seed: int, teacher_dim: int,
+# How far an axis may grow off its grid's edge (kdkit.tuning.off_edge): Adam's learning rate
+# within 1e-5–0.1, weight decay within 0–0.1.
+TUNE_LIMITS = {"lr": (1e-5, 0.1), "weight_decay": (0.0, 0.1)}
+
+
+def tune_settings(spec: DataSpec, p: Protocol, runner, grid, *, seed, teacher_dim: int,
                   student_dims, methods, student_seed: int = 1, device: str = "cpu",
-                  apply_dims=None):
-    """Tuning parity on a tuning seed that no claim uses: every arm — the teacher, the student
-    alone and each KD method at each size of ``student_dims`` — is trained at every point of
-    the same ``grid`` (``{"lr": [...], "weight_decay": [...]}``, :func:`kdkit.tuning.expand`),
-    each to early stopping on validation, and keeps the point with the best validation score
-    (ties: the earlier point; a diverged point is never chosen). The KD arms distil the tuned
-    teacher. With ``apply_dims``, ``student_dims`` is one size and its choice per method holds
-    at every size of ``apply_dims`` (the same rule for every method: one tuning per method).
+                  apply_dims=None, extend_edges: int = 0, limits: dict | None = None):
+    """Tuning parity on tuning seeds that no claim uses (``seed``: one or a list): every arm —
+    the teacher, the student alone and each KD method at each size of ``student_dims`` — is
+    trained at every point of the same ``grid`` (``{"lr": [...], "weight_decay": [...]}``,
+    :func:`kdkit.tuning.expand`) on every tuning seed, each to early stopping on validation,
+    and keeps the point with the best mean validation score over the tuning seeds (ties: the
+    earlier point; a point that diverged on any seed is never chosen). The KD arms distil, on
+    each tuning seed, that seed's teacher at the teacher's chosen point. With
+    ``extend_edges = n``, one rule for every arm (:func:`kdkit.tuning.off_edge`): while an arm's
+    choice sits on an edge of an axis, that axis grows one step beyond it and the new points
+    are trained, at most n times (``limits``: :data:`TUNE_LIMITS` by
+    default). With ``apply_dims``, ``student_dims`` is
+    one size and its choice per method holds at every size of ``apply_dims``.
 
-    Returns ({(method, dim): chosen config}, the tuning table: one row per arm and point)."""
-    configs = expand(grid)
+    Returns ({(method, dim): chosen config}, the tuning table: one row per arm, point and
+    tuning seed, with the point's ``extension`` (0: the declared grid) and whether the chosen
+    point still sits on an edge)."""
+    seeds = [seed] if isinstance(seed, int) else list(seed)
+    limits = TUNE_LIMITS if limits is None else limits
     common = {"device": device}
+    done: list = []   # (method, dim, config, seed, extension, job output or None)
+    grids: dict = {}
 
-    def run(arms, teacher=None):
-        jobs = [Job(tuning_job, (spec, seed, m, d, replace(p, **c)),
+    def run(arms, todo, teachers, extension):
+        jobs = [Job(tuning_job, (spec, s, m, d, replace(p, **c)),
                     {**common, **({} if m == "teacher" else {"student_seed": student_seed}),
-                     **({"teacher": teacher} if teacher is not None else {})},
-                    name=f"tuning {m}-{d} {c}")
-                for m, d in arms for c in configs]
-        out = runner.run(jobs, "tuning")
-        return [(m, d, c, o) for (m, d), group in zip(arms, _chunks(out, len(configs)))
-                for c, o in zip(configs, group)]
+                     **({"teacher": teachers[s]} if teachers else {})},
+                    name=f"tuning {m}-{d} {c} seed {s}")
+                for m, d in arms for c in todo[(m, d)] for s in seeds]
+        out = iter(runner.run(jobs, "tuning"))
+        done.extend((m, d, c, s, extension, next(out))
+                    for m, d in arms for c in todo[(m, d)] for s in seeds)
 
-    done = run([("teacher", teacher_dim)])
+    def stage(arms, teachers=None):
+        for arm in arms:
+            grids[arm] = grid
+        run(arms, {arm: expand(grid) for arm in arms}, teachers, 0)
+        for extension in range(1, extend_edges + 1):
+            chosen = _choose(done, seeds)
+            grown = {arm: off_edge(grids[arm], chosen[arm], limits) for arm in arms
+                     if arm in chosen}
+            grown = {arm: g for arm, g in grown.items() if g is not None}
+            if not grown:
+                break
+            tried = {arm: [c for m, d, c, *_ in done if (m, d) == arm] for arm in grown}
+            todo = {arm: [c for c in expand(g) if c not in tried[arm]]
+                    for arm, g in grown.items()}
+            grids.update(grown)
+            run(list(grown), todo, teachers, extension)
+
+    stage([("teacher", teacher_dim)])
     if "student" in methods:
-        done += run([("student", d) for d in student_dims])
-    chosen = _choose(done)
-    teacher = next(o["model"] for m, d, c, o in done
-                   if m == "teacher" and c == chosen[("teacher", teacher_dim)])
-    done += run([(m, d) for d in student_dims for m in methods if m != "student"], teacher)
-    chosen = _choose(done)
+        stage([("student", d) for d in student_dims])
+    chosen = _choose(done, seeds)
+    teachers = {s: o["model"] for m, d, c, s, _, o in done
+                if m == "teacher" and c == chosen[("teacher", teacher_dim)]}
+    stage([(m, d) for d in student_dims for m in methods if m != "student"], teachers)
+    chosen = _choose(done, seeds)
+    table = pd.DataFrame([{"method": label(m), "dim": d, "tuning seed": s, **c,
+                           "valid": None if o is None else o["row"]["valid"],
+                           "epochs": None if o is None else o["row"]["epochs"],
+                           "diverged": o is None, "extension": x,
+                           "chosen": c == chosen.get((m, d)),
+                           "edge": c == chosen.get((m, d))
+                           and off_edge(grids[(m, d)], c, limits) is not None}
+                          for m, d, c, s, x, o in done])
     if apply_dims is not None:
         tuned = list(student_dims)[0]
         chosen = {**{k: c for k, c in chosen.items() if k[0] == "teacher"},
                   **{(m, d): c for (m, t), c in chosen.items() if m != "teacher" and t == tuned
                      for d in apply_dims}}
-    table = pd.DataFrame([{"method": label(m), "dim": d, **c,
-                           "valid": None if o is None else o["row"]["valid"],
-                           "epochs": None if o is None else o["row"]["epochs"],
-                           "diverged": o is None,
-                           "chosen": c == chosen.get((m, d)) and o is not None}
-                          for m, d, c, o in done])
     return chosen, table
 
 
-def _chunks(items, n):
-    return [items[i:i + n] for i in range(0, len(items), n)]
-
-
-def _choose(done) -> dict:
+def _choose(done, seeds) -> dict:
+    """Per arm, the point with the best mean validation score over ``seeds`` (ties: the
+    earlier point); a point that diverged on a seed, or lacks one, is never chosen."""
+    scores: dict = {}
+    for m, d, c, s, _, o in done:
+        key = (m, d, tuple(sorted(c.items())))
+        scores.setdefault(key, (c, {}))[1][s] = None if o is None else o["row"]["valid"]
     best: dict = {}
-    for m, d, c, o in done:
-        if o is not None and ((m, d) not in best or o["row"]["valid"] > best[(m, d)][1]):
-            best[(m, d)] = (c, o["row"]["valid"])
+    for (m, d, _), (c, by_seed) in scores.items():
+        vals = [by_seed.get(s) for s in seeds]
+        if any(v is None for v in vals):
+            continue
+        mean = sum(vals) / len(vals)
+        if (m, d) not in best or mean > best[(m, d)][1]:
+            best[(m, d)] = (c, mean)
     return {k: c for k, (c, _) in best.items()}
 
 

@@ -276,17 +276,17 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
 def _user_claim(a, b, users, expect, text, source_value, note, *, key, family, delta,
                 delta_why, relative, gates) -> Claim:
     """:func:`paired_claim` on the seed × user t interval (its ``users`` argument)."""
-    from .user_bootstrap import normal_tost, seed_only_ci, seed_user_t, user_share
+    from .user_bootstrap import normal_tost, seed_only_ci, seed_user_t, user_floor_se, user_share
 
     d = np.asarray(users, dtype=float)
     if d.shape[0] != len(a):
         raise ValueError(f"{text!r}: users has {d.shape[0]} seeds, the claim {len(a)}")
     u = seed_user_t(d)
     _, lo, hi = seed_only_ci(d)
-    user_se = min(user_share(d), u.se)
+    user_se = min(user_floor_se(d), u.se)
     how = (f"seed × user t interval over {u.n_seeds} seeds and {u.n_users} users (df "
-           f"{u.df:.1f}; the users' share of the SE {user_se:.3g} of {u.se:.3g}); the seed-only "
-           f"t interval would be [{lo:.4g}, {hi:.4g}]")
+           f"{u.df:.1f}; SE {u.se:.3g}, of which users {user_share(d):.3g}, {user_se:.3g} of it "
+           f"fixed whatever the seeds); the seed-only t interval would be [{lo:.4g}, {hi:.4g}]")
     if relative:
         how += f"; relative {(a / b - 1).mean():+.1%}"
     p_eq = normal_tost(u.mean, u.se, delta, u.df) if delta else None

@@ -152,6 +152,26 @@ def user_share(d) -> float:
     return float(per_user.std(ddof=1) / np.sqrt(per_user.size))
 
 
+def user_floor_se(d) -> float:
+    """The part of the crossed mean's SE that no number of seeds removes: σ_u / √U, with σ_u²
+    the users' variance component of the two-way random-effects model
+    d[s, u] = μ + a_s + b_u + e_su, estimated by ANOVA moments: the variance of the per-user
+    means less the interaction's share σ_e²/S (σ_e² from the residuals of the additive fit,
+    over (S − 1)(U − 1) degrees of freedom), floored at 0. Unlike :func:`user_share`, which
+    keeps σ_e²/S and so suits the interval, this is what a power plan over more seeds needs:
+    where users' hits churn from seed to seed (ties reordered, other initialisations), that
+    churn shrinks with seeds."""
+    d = _as_matrix(d)
+    S, U = d.shape
+    rows, cols = np.nanmean(d, axis=1), np.nanmean(d, axis=0)
+    keep = np.isfinite(cols)
+    resid = d[:, keep] - rows[:, None] - cols[None, keep] + np.nanmean(d)
+    n = np.isfinite(resid).sum()
+    sigma_e2 = float(np.nansum(resid ** 2) / max(n - S - keep.sum() + 1, 1))
+    sigma_u2 = max(float(cols[keep].var(ddof=1)) - sigma_e2 / S, 0.0)
+    return float(np.sqrt(sigma_u2 / keep.sum()))
+
+
 def normal_tost(mean: float, se: float, delta: float, df: float = float("inf")) -> float:
     """TOST p of "−δ < mean < δ" with a t statistic on ``df`` degrees of freedom (normal by
     default) and standard error ``se``: the larger one-sided p (Schuirmann, 1987)."""

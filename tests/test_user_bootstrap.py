@@ -124,3 +124,17 @@ def test_the_closed_form_interval_by_hand():
     assert t.df == pytest.approx(df)
     from scipy import stats
     assert t.ci_high - t.mean == pytest.approx(stats.t.ppf(0.975, df) * t.se)
+
+
+def test_the_users_fixed_share_is_their_variance_component_not_their_churn():
+    """σ_u/√U by ANOVA moments: near the true 0.2/√400 = 0.01 with user effects, near 0 where
+    the users' scores only churn from seed to seed (then more seeds do help); user_share keeps
+    the churn's 1/S share (≈ 0.3/√10/√400 = 0.0047 here)."""
+    from kdkit.user_bootstrap import user_floor_se, user_share
+
+    rng = np.random.default_rng(3)
+    with_users = _simulate(rng, crossed=True, S=10, U=400, sd_user=0.2, sd_cell=0.3)
+    assert user_floor_se(with_users) == pytest.approx(0.01, rel=0.15)
+    churn = _simulate(rng, crossed=True, S=10, U=400, sd_user=0.0, sd_cell=0.3)
+    assert user_floor_se(churn) < 0.002 < user_share(churn)
+    assert user_share(churn) == pytest.approx(0.3 / np.sqrt(10) / 20, rel=0.15)

@@ -251,7 +251,8 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
     if users is not None:
         return _user_claim(a, b, users, expect, text, source_value, note, key=key,
                            family=family, delta=delta, delta_why=delta_why, relative=relative,
-                           gates=gates)
+                           gates=gates, claimed=claimed_rel * float(b.mean())
+                           if claimed_rel is not None else claimed)
     c = paired_test(a, b)
     how = f"{c.test} over {c.n} seeds"
     if relative or claimed_rel is not None:
@@ -274,7 +275,7 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
 
 
 def _user_claim(a, b, users, expect, text, source_value, note, *, key, family, delta,
-                delta_why, relative, gates) -> Claim:
+                delta_why, relative, gates, claimed=None) -> Claim:
     """:func:`paired_claim` on the seed × user t interval (its ``users`` argument)."""
     from .user_bootstrap import normal_tost, seed_only_ci, seed_user_t, user_floor_se, user_share
 
@@ -289,15 +290,20 @@ def _user_claim(a, b, users, expect, text, source_value, note, *, key, family, d
            f"fixed whatever the seeds); the seed-only t interval would be [{lo:.4g}, {hi:.4g}]")
     if relative:
         how += f"; relative {(a / b - 1).mean():+.1%}"
+    target, target_name = delta, "δ"
+    if claimed is not None:
+        how += f" (the source's {claimed:+.4g})"
+        target, target_name = claimed, "the source's effect"
     p_eq = normal_tost(u.mean, u.se, delta, u.df) if delta else None
     seed_sd = float(np.sqrt(max(u.se ** 2 - user_se ** 2, 0.0) * u.n_seeds))
     test = Test(expect, u.n_seeds, u.mean, how, note or "", tuple(gates), "direction", seed_sd,
-                delta, delta_why, p_eq, delta, "δ", diffs=tuple(map(float, a - b)), se=u.se,
-                user_se=user_se, df=u.df)
+                delta, delta_why, p_eq, target, target_name, diffs=tuple(map(float, a - b)),
+                se=u.se, user_se=user_se, df=u.df)
     verdict = equivalence_verdict(u.p, p_eq, u.mean, expect)
     return Claim(text, source_value, u.mean, u.ci_low, u.ci_high, verdict,
                  _join(how, note or ""), p=u.p, id=key, family=family, p_equiv=p_eq,
-                 delta=delta, test=test)
+                 delta=delta, test=test,
+                 source_effect=target if target_name == "the source's effect" else None)
 
 
 def size_claim(a, b, text: str, claimed_rel: float, *, differs: str,

@@ -138,3 +138,15 @@ def test_the_users_fixed_share_is_their_variance_component_not_their_churn():
     churn = _simulate(rng, crossed=True, S=10, U=400, sd_user=0.0, sd_cell=0.3)
     assert user_floor_se(churn) < 0.002 < user_share(churn)
     assert user_share(churn) == pytest.approx(0.3 / np.sqrt(10) / 20, rel=0.15)
+
+
+def test_a_claim_on_users_sizes_its_seeds_for_the_sources_effect():
+    from kdkit.claims import finalize, paired_claim
+
+    rng = np.random.default_rng(11)
+    d = 0.01 + rng.normal(0, 0.2, (1, 300)) + rng.normal(0, 0.01, (5, 1))
+    a, b = 0.5 + d.mean(axis=1), np.full(5, 0.5)
+    c = finalize([paired_claim(a, b, ">", "A beats B", key="a>b", delta=0.005,
+                               claimed_rel=0.1, users=d)])[0]
+    assert c.source_effect == pytest.approx(0.05)          # 10 % of B's mean
+    assert "(the source's +0.05)" in c.note

@@ -233,7 +233,9 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
     of ``a``): the seeds share these users (a fixed split), so the mean, interval and p come
     from the seed × user t interval (:func:`kdkit.user_bootstrap.seed_user_t`) and cover new
     users as well as new seeds; the equivalence test and the power use its SE, and the note
-    gives the seed-only t interval beside it.
+    gives the seed-only t interval beside it. ``users="nested"`` declares that each seed draws
+    its own users (a fresh data set per seed): the seed-level test then covers users as well,
+    and the note says so (:mod:`kdkit.user_bootstrap`, the nested design).
     """
     from .stats import equivalence_test, paired_test
 
@@ -248,13 +250,13 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
                      test=Test(expect, len(a), float(a.mean() - b.mean()),
                                "one seed: direction shown, no test", note or "",
                                gates=tuple(gates)))
-    if users is not None:
+    if users is not None and not isinstance(users, str):
         return _user_claim(a, b, users, expect, text, source_value, note, key=key,
                            family=family, delta=delta, delta_why=delta_why, relative=relative,
                            gates=gates, claimed=claimed_rel * float(b.mean())
                            if claimed_rel is not None else claimed)
     c = paired_test(a, b)
-    how = f"{c.test} over {c.n} seeds"
+    how = f"{c.test} over {c.n} seeds" + _covers(users)
     if relative or claimed_rel is not None:
         how += f"; relative {(a / b - 1).mean():+.1%}"
     target, target_name = delta, "δ"
@@ -272,6 +274,20 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
                  _join(how, note or ""), p=c.p_value, id=key, family=family,
                  p_exact=c.p_exact, p_equiv=p_eq, delta=delta, test=test,
                  source_effect=target if target_name == "the source's effect" else None)
+
+
+def _covers(users) -> str:
+    """What a seed-level interval covers, said in the claim's note: "" (seeds; the study says
+    nothing about its users) or the nested design's coverage of new users."""
+    from .user_bootstrap import NESTED
+
+    if users is None:
+        return ""
+    if users != NESTED:
+        raise ValueError(f"users must be a seeds × users matrix, {NESTED!r} or None; got "
+                         f"{users!r}")
+    return ("; each seed draws its own users, so this interval over seeds covers new users "
+            "as well (nested design)")
 
 
 def _user_claim(a, b, users, expect, text, source_value, note, *, key, family, delta,
@@ -347,7 +363,7 @@ def size_claim(a, b, text: str, claimed_rel: float, *, differs: str,
 
 def beats_controls(a, controls: dict, text: str, source_value: str = "", note: str = "",
                    *, key: str = "", family: str = "", gates=(),
-                   delta: float | None = None, delta_why: str = "") -> Claim:
+                   delta: float | None = None, delta_why: str = "", users=None) -> Claim:
     """"``a`` beats every control" (per-seed values; ``controls``: {name: values}), an
     intersection–union test: when ``a`` is above every control, p is the largest of the
     paired p-values and the measured difference the smallest; when it is below any, p is the
@@ -356,8 +372,16 @@ def beats_controls(a, controls: dict, text: str, source_value: str = "", note: s
 
     Power: the claim needs every paired test to reject, so its MDE and ``seeds_needed`` (for
     ``delta``, the smallest effect of interest) come from the noisiest of the comparisons (the
-    largest SD of the per-seed differences) — a conservative reading of the intersection."""
+    largest SD of the per-seed differences) — a conservative reading of the intersection.
+
+    ``users``: as in :func:`paired_claim` — ``"nested"``, or {control: seeds × users matrix of
+    A − control} for a crossed design, where each paired test is the seed × user t test."""
     from .stats import paired_test
+
+    if isinstance(users, dict):
+        return _user_beats_controls(a, controls, users, text, source_value, note, key=key,
+                                    family=family, gates=gates, delta=delta,
+                                    delta_why=delta_why)
 
     a = np.asarray(a, dtype=float)
     if len(a) < 2:
@@ -374,13 +398,44 @@ def beats_controls(a, controls: dict, text: str, source_value: str = "", note: s
         name, c = min(tests.items(), key=lambda kv: kv[1].mean_diff)
         p = max(t.p_value for t in tests.values())
     how = ("; ".join(f"− {k}: {t.mean_diff:+.4f} (p = {t.p_value:.3g})"
-                     for k, t in tests.items()) + f"; {c.test}s over {c.n} seeds")
+                     for k, t in tests.items()) + f"; {c.test}s over {c.n} seeds"
+           + _covers(users))
     sd = max(t.sd for t in tests.values())
     test = Test(">", c.n, c.mean_diff, how, note, tuple(gates), sd=sd, delta=delta,
                 delta_why=delta_why, target=delta, target_name="δ" if delta else "")
     return Claim(text, source_value, c.mean_diff, c.ci_low, c.ci_high,
                  direction_verdict(c.mean_diff, p, ">"), _join(how, note), p=p, id=key,
                  family=family, p_exact=c.p_exact, delta=delta, test=test)
+
+
+def _user_beats_controls(a, controls, users, text, source_value, note, *, key, family,
+                         gates, delta, delta_why) -> Claim:
+    """:func:`beats_controls` on seed × user t tests (one per control, its ``users`` matrix):
+    the same intersection–union rule, each comparison's SE covering users and seeds."""
+    from .user_bootstrap import seed_user_t, user_floor_se
+
+    a = np.asarray(a, dtype=float)
+    missing = set(controls) - set(users)
+    if missing:
+        raise ValueError(f"{text!r}: users has no matrix for {sorted(missing)}")
+    tests = {name: seed_user_t(users[name]) for name in controls}
+    below = {k: u for k, u in tests.items() if u.mean <= 0}
+    if below:
+        name, u = min(below.items(), key=lambda kv: kv[1].p)
+        p = min(1.0, u.p * len(below))
+    else:
+        name, u = min(tests.items(), key=lambda kv: kv[1].mean)
+        p = max(t.p for t in tests.values())
+    how = ("; ".join(f"− {k}: {t.mean:+.4f} (p = {t.p:.3g})" for k, t in tests.items())
+           + f"; seed × user t tests over {u.n_seeds} seeds and {u.n_users} users")
+    user_se = min(user_floor_se(users[name]), u.se)
+    seed_sd = float(np.sqrt(max(u.se ** 2 - user_se ** 2, 0.0) * u.n_seeds))
+    test = Test(">", u.n_seeds, u.mean, how, note, tuple(gates), sd=seed_sd, delta=delta,
+                delta_why=delta_why, target=delta, target_name="δ" if delta else "",
+                se=u.se, user_se=user_se, df=u.df)
+    return Claim(text, source_value, u.mean, u.ci_low, u.ci_high,
+                 direction_verdict(u.mean, p, ">"), _join(how, note), p=p, id=key,
+                 family=family, delta=delta, test=test)
 
 
 def teacher_gate(teacher, student, *, metric: str = "", alpha: float = ALPHA,

@@ -122,6 +122,28 @@ def seed_user_t(d, level: float = 0.95) -> UserCI:
     return UserCI(m, m - half, m + half, se, p, S, U, "crossed-t", df)
 
 
+NESTED = "nested"   # ``paired_claim(users=NESTED)``: each seed draws its own users
+
+
+def aligned_diffs(pairs, metric: str) -> np.ndarray | None:
+    """Seeds × users matrix of per-user ``metric`` of A minus B, one row per seed, the users
+    aligned by id (NaN where a seed's test set lacks one): the ``users`` argument of
+    :func:`kdkit.claims.paired_claim` for a crossed design. ``pairs``: per seed, (A's, B's)
+    per-user scores, each ``{"users": ids, metric: values}``; None when any is missing (a job
+    that kept no per-user scores)."""
+    import pandas as pd
+
+    rows = []
+    for i, (x, y) in enumerate(pairs):
+        if x is None or y is None or metric not in x or metric not in y:
+            return None
+        rows.append((pd.Series(x[metric], index=x["users"], dtype=float)
+                     - pd.Series(y[metric], index=y["users"], dtype=float)).rename(i))
+    if not rows:
+        return None
+    return np.asarray(pd.concat(rows, axis=1).T.sort_index(axis=1), dtype=float)
+
+
 def seed_only_ci(d, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high): Student's t interval over the per-seed mean differences — the
     interval that treats the users as fixed."""

@@ -255,3 +255,11 @@ def test_metrics_json_names_the_kd_setting_most_seeds_chose_without_metrics():
     assert kd["kd_sigmoid-8"] == {"alpha": 0.5, "temperature": 2.0}
     assert kd["rd-8"] == {"alpha": 1.0}  # a tie: the first seed's pick
     assert "student-8" not in kd
+
+
+def test_users_are_fresh_only_where_each_seed_draws_its_own_synthetic_set():
+    from kdkit.studies.bpr_kd import fresh_users
+
+    assert fresh_users("synthetic", None)
+    assert not fresh_users("synthetic", 3)       # a fixed draw: the seeds share its users
+    assert not fresh_users("ml-100k", None)      # a new split of the same 943 users

@@ -150,3 +150,56 @@ def test_a_claim_on_users_sizes_its_seeds_for_the_sources_effect():
                                claimed_rel=0.1, users=d)])[0]
     assert c.source_effect == pytest.approx(0.05)          # 10 % of B's mean
     assert "(the source's +0.05)" in c.note
+
+
+def test_users_are_aligned_by_id_not_by_position():
+    """Seed 1 lists its users in another order and lacks user 7: the matrix lines them up by
+    id, NaN where a seed has no value."""
+    from kdkit.user_bootstrap import aligned_diffs
+
+    s0 = ({"users": [3, 5, 7], "m": [0.5, 1.0, 0.0]}, {"users": [3, 5, 7], "m": [0.0, 0.0, 1.0]})
+    s1 = ({"users": [5, 3], "m": [1.0, 0.25]}, {"users": [3, 5], "m": [0.0, 0.5]})
+    d = aligned_diffs([s0, s1], "m")
+    np.testing.assert_array_equal(d, [[0.5, 1.0, -1.0], [0.25, 0.5, np.nan]])
+    assert aligned_diffs([s0, (None, s1[1])], "m") is None   # a job without per-user scores
+    assert aligned_diffs([s0], "other") is None
+
+
+def test_a_nested_design_keeps_the_seed_test_and_says_it_covers_users():
+    """Each seed drew its own users: the interval over seeds is the interval (no second
+    users' term), and the note says why it covers users; an unknown design is refused."""
+    from kdkit.claims import beats_controls, paired_claim
+
+    a, b = np.array([0.31, 0.33, 0.30, 0.35, 0.32]), np.array([0.30, 0.30, 0.29, 0.31, 0.30])
+    plain, nested = (paired_claim(a, b, ">", "A beats B", users=u) for u in (None, "nested"))
+    assert (nested.measured, nested.ci_low, nested.ci_high, nested.p) == \
+        (plain.measured, plain.ci_low, plain.ci_high, plain.p)
+    assert "nested design" in nested.note and "nested design" not in plain.note
+    c = beats_controls(a, {"x": b}, "A beats x", users="nested")
+    assert "nested design" in c.note and c.p == plain.p
+    with pytest.raises(ValueError, match="users must be"):
+        paired_claim(a, b, ">", "A beats B", users="crossed")
+
+
+def test_beating_controls_on_users_is_the_weakest_seed_user_comparison():
+    """With users' matrices, each control's comparison is the seed × user t test: one
+    control gives exactly paired_claim's crossed numbers; with two, the claim takes the
+    smaller lead and the larger p (intersection–union)."""
+    from kdkit.claims import beats_controls, paired_claim
+    from kdkit.user_bootstrap import seed_user_t
+
+    rng = np.random.default_rng(5)
+    d1 = 0.02 + rng.normal(0, 0.3, (6, 200)) + rng.normal(0, 0.01, (6, 1))
+    d2 = 0.05 + rng.normal(0, 0.3, (6, 200)) + rng.normal(0, 0.01, (6, 1))
+    a = 0.4 + np.zeros(6)
+    one = beats_controls(a, {"x": a - d1.mean(axis=1)}, "A beats x", users={"x": d1})
+    ref = paired_claim(a, a - d1.mean(axis=1), ">", "A beats x", users=d1)
+    assert (one.measured, one.ci_low, one.ci_high, one.p) == pytest.approx(
+        (ref.measured, ref.ci_low, ref.ci_high, ref.p))
+    two = beats_controls(a, {"x": a - d1.mean(axis=1), "y": a - d2.mean(axis=1)}, "A beats both",
+                         users={"x": d1, "y": d2})
+    t1, t2 = seed_user_t(d1), seed_user_t(d2)
+    assert two.measured == pytest.approx(min(t1.mean, t2.mean))
+    assert two.p == pytest.approx(max(t1.p, t2.p))
+    with pytest.raises(ValueError, match="no matrix"):
+        beats_controls(a, {"x": a, "y": a}, "A beats both", users={"x": d1})

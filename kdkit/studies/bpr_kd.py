@@ -60,10 +60,11 @@ from ..params import require, require_data
 from ..recsys.bpr_mf import BPRMF, n_params
 from ..recsys.bpr_sgd import CandidateKD, MarginKD, train_bpr_sgd
 from ..recsys.latency import latency_per_user
-from ..recsys.metrics import evaluate
+from ..recsys.metrics import evaluate, ranking_task
 from ..stats import mean_ci, paired_test, set_seed, summarize
 from ..transfer_set import control_gate
 from ..tuning import check_parity, expand, tune
+from ..user_bootstrap import NESTED, aligned_diffs
 
 KD_METHODS = ("kd_margin", "kd_sigmoid", "rd")
 CONTROLS = ("born-again", "shuffled")
@@ -316,9 +317,14 @@ def arm_job(spec: DataSpec, seed: int, arm: str, dim: int, grid, sched: Schedule
                                shuffle)
         return fit(data, dim, config, seed, sched, kd=margin, rd=cand)
 
-    t = tune(arm, seed, grid, fit_config,
-             lambda m: evaluate(m, data, "test", (sched.k,), name=f"{arm} dim {dim}"),
-             keep_model=True)
+    kept = {}
+
+    def score_test(m):  # the chosen model on test, once; its users' scores kept
+        kept.update(evaluate(m, data, "test", (sched.k,), name=f"{arm} dim {dim}",
+                             per_user=True))
+        return {k: float(v.mean()) for k, v in kept.items()}
+
+    t = tune(arm, seed, grid, fit_config, score_test, keep_model=True)
     held_out = evaluate(t.model, data, "gate", (sched.k,), name=f"{arm} dim {dim}",
                         first_hit=False)
     row = {"dataset": spec.dataset, "seed": seed, "arm": arm, "dim": dim,
@@ -328,7 +334,9 @@ def arm_job(spec: DataSpec, seed: int, arm: str, dim: int, grid, sched: Schedule
                f"validation {sched.metric}": tr["valid"], "epochs": tr.get("epochs"),
                "diverged": tr.get("diverged", False), "chosen": tr["config"] == t.chosen}
               for tr in t.trials]
-    return {"row": row, "trials": trials, "model": t.model}
+    per_user = {"users": ranking_task(data, "test").users.astype("int32"),
+                **{m: kept[m].astype("float32") for m in test_metrics(sched.k)[:2]}}
+    return {"row": row, "trials": trials, "model": t.model, "per_user": per_user}
 
 
 # ------------------------------------------------------------------ the study
@@ -385,12 +393,15 @@ def run(p: dict, runner, progress=print) -> dict:
                                                     {"k": p["rd_k"]}),
                                           name=f"{ds} seed {s} {dose_arm(method, a)}-{d}"))
     done += runner.run(stage2, "KD arms and controls")
+    users = {}
     for r in done:
         row = r["row"]
-        models[(row["dataset"], row["seed"], row["arm"], row["dim"])] = r["model"]
+        key = (row["dataset"], row["seed"], row["arm"], row["dim"])
+        models[key] = r["model"]
+        users[key] = r.get("per_user")
     results = pd.DataFrame([r["row"] for r in done])
     trials = pd.DataFrame([t for r in done for t in r["trials"]])
-    return {"results": results, "trials": trials, "models": models,
+    return {"results": results, "trials": trials, "models": models, "users": users,
             "schedule": asdict(sched)}
 
 
@@ -518,15 +529,43 @@ def _size_claims(results: pd.DataFrame, teacher_dim: int, dim: int) -> list[Clai
     ]
 
 
+def user_diffs(users: dict | None, ds: str, dim: int, teacher_dim: int, seeds, *,
+               fresh: bool):
+    """``(a, b, metric) -> users`` argument of :func:`~kdkit.claims.paired_claim` for arms
+    ``a`` − ``b`` at student size ``dim`` on ``ds``: ``"nested"`` where each seed draws its
+    own users (``fresh``: a synthetic set drawn per seed), else the seeds × users matrix of
+    the jobs' per-user test scores (the seeds share the users: crossed), None without them."""
+    def diffs(a: str, b: str, metric: str):
+        if fresh:
+            return NESTED
+        if not users:
+            return None
+        at = {arm: teacher_dim if arm == "teacher" else dim for arm in (a, b)}
+        return aligned_diffs([(users.get((ds, s, a, at[a])), users.get((ds, s, b, at[b])))
+                              for s in seeds], metric)
+    return diffs
+
+
+def fresh_users(ds: str, data_seed) -> bool:
+    """Whether each seed draws its own users: the synthetic set, drawn anew per seed unless
+    ``data_seed`` fixes it (MovieLens-100k's users are the same whatever the split)."""
+    return ds == "synthetic" and data_seed is None
+
+
 def claims(results: pd.DataFrame, lat: pd.DataFrame, *, teacher_dim: int, dims, k: int = 10,
-           methods=KD_METHODS, controls=CONTROLS, delta=None, doses=None) -> list[Claim]:
+           methods=KD_METHODS, controls=CONTROLS, delta=None, doses=None, users=None,
+           data_seed=None) -> list[Claim]:
     """The source's claims, each against what this run measured, at every student size.
 
     Every claim has an id (:func:`claim_id`); ``delta`` (the study's ``delta`` param or a
     :class:`~kdkit.claims.Deltas`) gives the smallest effect of interest of each metric to the
     direction claims. The source's single-run sizes are separate size claims, at the student
     size closest to its own, not testable where the setting differs (:func:`source_differs`).
-    Parameter counts, absolute values and latencies are descriptive."""
+    Parameter counts, absolute values and latencies are descriptive.
+
+    Intervals cover users as well as seeds (kdkit issue 39): ``users`` (``run``'s per-user
+    test scores) gives the seed × user t interval where the seeds share their users; where
+    each seed draws its own (:func:`fresh_users`), the interval over seeds already does."""
     R = f"Recall@{k}"
     deltas = delta if isinstance(delta, Deltas) else Deltas(delta)
     near = source_dim(dims)
@@ -545,6 +584,8 @@ def claims(results: pd.DataFrame, lat: pd.DataFrame, *, teacher_dim: int, dims, 
                                  family="descriptive"))
         for dim in dims:  # the direction at every size: where does the teacher teach?
             wide_d = _wide(results, ds, R, dim)
+            on_users = user_diffs(users, ds, dim, teacher_dim, wide_d.index,
+                                  fresh=fresh_users(ds, data_seed))
             if {"teacher", "student"} <= set(wide_d):
                 out.append(paired_claim(wide_d["teacher"], wide_d["student"], ">",
                                         f"Teacher beats the student alone on {R} "
@@ -552,7 +593,8 @@ def claims(results: pd.DataFrame, lat: pd.DataFrame, *, teacher_dim: int, dims, 
                                         "both tuned on validation with the same grid: a "
                                         "measurement, not an artefact of tuning",
                                         key=claim_id("teacher>student", dim, ds),
-                                        relative=True, **deltas.kwargs(R)))
+                                        relative=True, users=on_users("teacher", "student", R),
+                                        **deltas.kwargs(R)))
         wide_r = _wide(results, ds, R, near)
         if {"teacher", "student"} <= set(wide_r):
             tag = f"(dim {near}) [{ds}]"
@@ -564,15 +606,18 @@ def claims(results: pd.DataFrame, lat: pd.DataFrame, *, teacher_dim: int, dims, 
                                   source_value=f"0.140 vs 0.097 ({rel:+.1%})",
                                   key=claim_id("size:teacher>student", near, ds)))
         for dim in dims:
+            on_users = user_diffs(users, ds, dim, teacher_dim, _wide(results, ds, R, dim).index,
+                                  fresh=fresh_users(ds, data_seed))
             out += _transfer_claims(results, ds, dim, k, methods, controls, deltas,
                                     sizes=dim == near, teacher_dim=teacher_dim,
-                                    doses=doses or {})
+                                    doses=doses or {}, on_users=on_users)
     out += _latency_claims(lat, max(dims))
     return out
 
 
 def _transfer_claims(results, ds, dim, k, methods, controls, deltas, *, sizes=False,
-                     teacher_dim=SOURCE_DIMS[0], doses=None) -> list[Claim]:
+                     teacher_dim=SOURCE_DIMS[0], doses=None,
+                     on_users=lambda a, b, metric: None) -> list[Claim]:
     """The claims about what KD does at student size ``dim``, each gated on the teacher
     beating the student alone on the held-out half of validation (``gate`` columns).
 
@@ -600,7 +645,9 @@ def _transfer_claims(results, ds, dim, k, methods, controls, deltas, *, sizes=Fa
             out.append(paired_claim(w[arm], w["student"], "<", f"{text}, α and lr tuned {tag}",
                                     sv, "tuned on validation like every arm: does tuning "
                                     "rescue the loss?", key=claim_id(what, dim, ds),
-                                    relative=True, gates=[gate], **deltas.kwargs(metric)))
+                                    relative=True, gates=[gate],
+                                    users=on_users(arm, "student", metric),
+                                    **deltas.kwargs(metric)))
             if sizes:
                 out.append(size_claim(w[arm], w["student"],
                                       f"{text} by the source's {abs(rel):.0%} {tag}", rel,
@@ -618,14 +665,15 @@ def _transfer_claims(results, ds, dim, k, methods, controls, deltas, *, sizes=Fa
                     "the source's setting: α fixed (not given by the source; 0.3 and 0.6 "
                     "bracket the conventional 0.5), nothing tuned against the student",
                     key=claim_id(f"{method}(a={a:g})<student", dim, ds), relative=True,
-                    gates=[gate], **deltas.kwargs(R)))
+                    gates=[gate], users=on_users(arm, "student", R), **deltas.kwargs(R)))
     if "rd" in wr and "kd_margin" in wr:
         out.append(paired_claim(wr["rd"], wr["kd_margin"], ">",
                                 f"Ranking distillation beats the hybrid loss on {R} {tag}",
                                 "suggested remedy (no value)",
                                 "the source's diagnosis: needs ranking-aware strategies",
                                 key=claim_id("rd>kd_margin", dim, ds), relative=True,
-                                gates=[gate], **deltas.kwargs(R)))
+                                gates=[gate], users=on_users("rd", "kd_margin", R),
+                                **deltas.kwargs(R)))
     d_n = deltas.kwargs(N).get("delta")
     for m in methods:
         present = [c for c in controls if arm_name(m, c) in wr and m in wr]
@@ -645,10 +693,13 @@ def _transfer_claims(results, ds, dim, k, methods, controls, deltas, *, sizes=Fa
             out.append(Claim(text, "", None, None, None, "not testable",
                              f"no sound control: {why}", id=key))
             continue
+        on = {c: on_users(m, arm_name(m, c), R) for c in ctrl}
+        if any(isinstance(v, str) or v is None for v in on.values()):  # nested, or no users
+            on = next(iter(on.values()))
         out.append(beats_controls(
             wr[m], ctrl, text, "", "transfer beyond regularisation: the same loss from a "
             f"same-size or a shuffled teacher; controls: {why}", key=key, gates=[gate],
-            **deltas.kwargs(R)))
+            users=on, **deltas.kwargs(R)))
     return out
 
 

@@ -33,19 +33,13 @@ TOLERANCE = 0.01
 def user_matrix(users: dict, a: str, b: str, dim: int, seeds, metric: str, *,
                 reading: str = "reported", kind: str = "mf"):
     """Seeds × users matrix of ``metric`` of student ``a`` minus student ``b`` (size ``dim``,
-    ``reading`` "reported" or "converged"), the users aligned by id across seeds (NaN where a
-    seed's test set lacks one): the input of the seed × user interval
-    (:mod:`kdkit.user_bootstrap`). None when a job did not keep its users' scores."""
-    import numpy as np
+    ``reading`` "reported" or "converged"), the users aligned by id across seeds
+    (:func:`kdkit.user_bootstrap.aligned_diffs`). None when a job did not keep its users'
+    scores."""
+    from ..user_bootstrap import aligned_diffs
 
-    rows = []
-    for s in seeds:
-        x, y = ((users or {}).get((kind, s, m, dim), {}).get(reading) for m in (a, b))
-        if x is None or y is None or metric not in x or metric not in y:
-            return None
-        rows.append((pd.Series(x[metric], index=x["users"], dtype=float)
-                     - pd.Series(y[metric], index=y["users"], dtype=float)).rename(s))
-    return np.asarray(pd.concat(rows, axis=1).T.sort_index(axis=1), dtype=float)
+    return aligned_diffs([tuple((users or {}).get((kind, s, m, dim), {}).get(reading)
+                                for m in (a, b)) for s in seeds], metric)
 
 
 def claim_id(what: str, dim: int | None = None) -> str:

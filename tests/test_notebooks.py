@@ -266,7 +266,7 @@ def test_no_job_runs_a_module_left_out_of_the_job_cache_key(job_trace):
         if package in path.parents:
             ran.setdefault(mods, set()).add(path.relative_to(package).as_posix())
     ours = set().union(*ran.values())
-    assert {"studies/topology_jobs.py", "studies/bpr_kd.py", "studies/geometric_kd.py",
+    assert {"studies/topology_jobs.py", "studies/bpr_jobs.py", "studies/geometric_kd.py",
             "studies/fisher_layerwise.py"} <= ours  # the trace saw every study's jobs
     assert not ours & jobs.AFTER_JOBS
     for mods, files in ran.items():

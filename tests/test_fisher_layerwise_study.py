@@ -7,6 +7,7 @@ import torch
 
 from kdkit.data.sequences import SequenceData
 from kdkit.distill.layerwise import LayerwiseKD
+from kdkit.studies import fisher_jobs
 from kdkit.studies.fisher_layerwise import TeacherStates, popularity
 
 
@@ -173,9 +174,8 @@ def test_choose_takes_the_best_validation_point_earliest_on_ties_never_a_diverge
 
 def _tiny(monkeypatch, **kw):
     from kdkit.studies import fisher_layerwise as fl
-    from tests.test_lm_teacher import _tiny_data, _tiny_params
-    data = _tiny_data()
-    monkeypatch.setattr(fl, "data_for", lambda p, seed: data)
+    from tests.test_lm_teacher import _tiny_data, _tiny_params, use_data
+    use_data(monkeypatch, _tiny_data())
     return fl, _tiny_params(**kw)
 
 
@@ -186,12 +186,12 @@ def test_the_loss_param_reaches_next_item_loss(monkeypatch, given, used):
     sets without it get the softmax cross-entropy."""
     fl, p = _tiny(monkeypatch, max_epochs=1, **given)
     seen = []
-    real = fl.next_item_loss
+    real = fisher_jobs.next_item_loss
 
     def spy(*a, **k):
         seen.append(k["loss"])
         return real(*a, **k)
-    monkeypatch.setattr(fl, "next_item_loss", spy)
+    monkeypatch.setattr(fisher_jobs, "next_item_loss", spy)
     fl.check_params(p)
     fl.teacher_trial(p, 0, 0.0)
     fl.arm_job(p, 0, "student (no KD)", dropouts=[0.0])
@@ -217,7 +217,7 @@ def test_a_run_ends_at_max_epochs_only_when_early_stopping_never_ended_it(monkey
     t = fl.teacher_trial(p, 0, 0.0)
     assert t["ran"] == 3 and t[fl.ENDED]
     scores = iter([0.5, 0.4, 0.3])
-    monkeypatch.setattr(fl, "rank_metrics", lambda *a, **k: {fl.METRIC: next(scores, 0.2)})
+    monkeypatch.setattr(fisher_jobs, "rank_metrics", lambda *a, **k: {fl.METRIC: next(scores, 0.2)})
     t = fl.teacher_trial({**p, "patience": 1}, 0, 0.0)
     assert t["ran"] == 2 and not t[fl.ENDED] and t["epochs"] == 1
 
@@ -333,13 +333,13 @@ def test_every_kd_arm_trains_at_the_student_alones_chosen_dropout(monkeypatch):
     from kdkit.jobs import Runner
     fl, p = _tiny(monkeypatch, max_epochs=1, dropout=0.2, student_dropouts=[0.0, 0.1])
     built = []
-    real = fl.SASRec
+    real = fisher_jobs.SASRec
 
     class Spy(real):
         def __init__(self, n_items, dim, *a, **k):
             super().__init__(n_items, dim, *a, **k)
             built.append((dim, a[-1] if a else k.get("dropout")))
-    monkeypatch.setattr(fl, "SASRec", Spy)
+    monkeypatch.setattr(fisher_jobs, "SASRec", Spy)
     t = fl.run(p, Runner(progress=False), progress=None)
     res = t["results"]
     alone = res.loc[(res["model"] == fl.ALONE) & (res["seed"] == 0), "dropout"].iloc[0]
@@ -382,12 +382,12 @@ def test_a_transfer_set_hides_next_items_from_the_students_only(monkeypatch):
     fl, p = _tiny(monkeypatch, max_epochs=1, labelled_fraction=0.5)
     fl.check_params(p)
     seen = []
-    real = fl.next_item_loss
+    real = fisher_jobs.next_item_loss
 
     def spy(model, seq, **k):
         seen.append((None if k["labelled"] is None else k["labelled"].clone(), len(seq)))
         return real(model, seq, **k)
-    monkeypatch.setattr(fl, "next_item_loss", spy)
+    monkeypatch.setattr(fisher_jobs, "next_item_loss", spy)
     fl.teacher_trial(p, 0, 0.0)
     assert seen and all(lab is None for lab, _ in seen)
     seen.clear()

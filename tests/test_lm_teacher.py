@@ -81,11 +81,19 @@ def _tiny_params(**kw):
     return p
 
 
+def use_data(monkeypatch, data) -> None:
+    """Every seed of fisher_layerwise reads ``data``: in the study's module and in its jobs'."""
+    from kdkit.studies import fisher_jobs
+    from kdkit.studies import fisher_layerwise as fl
+    for module in (fl, fisher_jobs):
+        monkeypatch.setattr(module, "data_for", lambda p, seed: data)
+
+
 def test_study_runs_with_the_minilm_teacher(monkeypatch):
     from kdkit.jobs import Runner
     from kdkit.studies import fisher_layerwise as fl
     data = _tiny_data()
-    monkeypatch.setattr(fl, "data_for", lambda p, seed: data)
+    use_data(monkeypatch, data)
     p = _tiny_params(teacher="minilm", seeds=[0, 1], control="shuffled")
     fl.check_params(p)
     t = fl.run(p, Runner(progress=False), progress=None)
@@ -106,7 +114,7 @@ def test_sasrec_study_tunes_on_the_first_seed_and_reuses_the_choice(monkeypatch)
     from kdkit.jobs import Runner
     from kdkit.studies import fisher_layerwise as fl
     data = _tiny_data()
-    monkeypatch.setattr(fl, "data_for", lambda p, seed: data)
+    use_data(monkeypatch, data)
     p = _tiny_params()
     a = fl.run(p, Runner(progress=False), progress=None)
     b = fl.run(p, Runner(progress=False), progress=None)

@@ -267,7 +267,7 @@ def test_no_job_runs_a_module_left_out_of_the_job_cache_key(job_trace):
             ran.setdefault(mods, set()).add(path.relative_to(package).as_posix())
     ours = set().union(*ran.values())
     assert {"studies/topology_jobs.py", "studies/bpr_jobs.py", "studies/geometric_kd.py",
-            "studies/fisher_layerwise.py"} <= ours  # the trace saw every study's jobs
+            "studies/fisher_jobs.py"} <= ours  # the trace saw every study's jobs
     assert not ours & jobs.AFTER_JOBS
     for mods, files in ran.items():
         keyed = set().union(*(jobs.import_closure(m) for m in mods.split(",") if m))

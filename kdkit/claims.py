@@ -235,7 +235,9 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
     users as well as new seeds; the equivalence test and the power use its SE, and the note
     gives the seed-only t interval beside it. ``users="nested"`` declares that each seed draws
     its own users (a fresh data set per seed): the seed-level test then covers users as well,
-    and the note says so (:mod:`kdkit.user_bootstrap`, the nested design).
+    and the note says so (:mod:`kdkit.user_bootstrap`, the nested design); ``users="shared"``
+    says the seeds share users whose scores were not kept: the note warns that the interval
+    covers seeds only.
     """
     from .stats import equivalence_test, paired_test
 
@@ -279,13 +281,16 @@ def paired_claim(a, b, expect: str, text: str, source_value: str = "", note: str
 def _covers(users) -> str:
     """What a seed-level interval covers, said in the claim's note: "" (seeds; the study says
     nothing about its users) or the nested design's coverage of new users."""
-    from .user_bootstrap import NESTED
+    from .user_bootstrap import NESTED, SHARED
 
     if users is None:
         return ""
+    if users == SHARED:
+        return ("; the seeds share their users and no per-user scores were kept, so this "
+                "interval covers new seeds, not new users")
     if users != NESTED:
-        raise ValueError(f"users must be a seeds × users matrix, {NESTED!r} or None; got "
-                         f"{users!r}")
+        raise ValueError(f"users must be a seeds × users matrix, {NESTED!r}, {SHARED!r} or "
+                         f"None; got {users!r}")
     return ("; each seed draws its own users, so this interval over seeds covers new users "
             "as well (nested design)")
 

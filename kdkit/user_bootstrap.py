@@ -123,6 +123,7 @@ def seed_user_t(d, level: float = 0.95) -> UserCI:
 
 
 NESTED = "nested"   # ``paired_claim(users=NESTED)``: each seed draws its own users
+SHARED = "shared"   # ... the seeds share users whose per-user scores were not kept
 
 
 def aligned_diffs(pairs, metric: str) -> np.ndarray | None:

@@ -406,3 +406,12 @@ def test_a_transfer_set_hides_next_items_from_the_students_only(monkeypatch):
     for bad in (0.0, 1.5):
         with pytest.raises(ValueError, match=r"labelled_fraction must lie in \(0, 1\]"):
             fl.check_params({**p, "labelled_fraction": bad})
+
+
+def test_the_interval_covers_users_only_where_each_seed_draws_its_own():
+    from kdkit.studies.fisher_layerwise import users_design
+
+    assert users_design("synthetic", None) == "nested"
+    assert users_design("synthetic", 7) == "shared"
+    assert users_design("ml-100k", None) == "shared"
+    assert users_design("file", None) == "shared"

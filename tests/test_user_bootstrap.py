@@ -203,3 +203,12 @@ def test_beating_controls_on_users_is_the_weakest_seed_user_comparison():
     assert two.p == pytest.approx(max(t1.p, t2.p))
     with pytest.raises(ValueError, match="no matrix"):
         beats_controls(a, {"x": a, "y": a}, "A beats both", users={"x": d1})
+
+
+def test_shared_users_without_scores_keep_the_seed_test_and_say_it_misses_users():
+    from kdkit.claims import paired_claim
+
+    a, b = np.array([0.31, 0.33, 0.30, 0.35]), np.array([0.30, 0.30, 0.29, 0.31])
+    plain, shared = (paired_claim(a, b, ">", "A beats B", users=u) for u in (None, "shared"))
+    assert (shared.measured, shared.ci_low, shared.p) == (plain.measured, plain.ci_low, plain.p)
+    assert "not new users" in shared.note

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
 from ..stats import paired_test
+from ..user_bootstrap import NESTED, SHARED
 from .fisher_jobs import ALONE, ENDED, METRIC, control_name
 
 SOURCE_GAIN = 0.779 / 0.721 - 1  # the source's NDCG@5 of Fisher over uniform weights (+8 %)
@@ -75,13 +76,23 @@ def _pivot(res: pd.DataFrame, values: str = METRIC) -> pd.DataFrame:
 
 
 def _paired(res, a, b, text, source_value="", note="", gates=(), *, key, delta=None,
-            delta_why=""):
-    """"a beats b" on test ``METRIC`` (paired over seeds), or None when an arm did not run."""
+            delta_why="", users=None):
+    """"a beats b" on test ``METRIC`` (paired over seeds), or None when an arm did not run.
+    ``users``: what the interval covers (:func:`users_design`)."""
     piv = _pivot(res)
     if a not in piv or b not in piv:
         return None
     return paired_claim(piv[a], piv[b], ">", text, source_value, note, key=key, delta=delta,
-                        delta_why=delta_why, relative=True, gates=gates)
+                        delta_why=delta_why, relative=True, gates=gates, users=users)
+
+
+def users_design(dataset: str, data_seed) -> str:
+    """What a claim's interval over seeds covers (kdkit issue 39): ``nested`` on the
+    synthetic sequences drawn anew per seed (each seed's own users: the interval covers new
+    users), ``shared`` otherwise (MovieLens-100k, or a fixed draw: the seeds share the users,
+    whose per-user scores the jobs do not keep — the note says the interval covers seeds
+    only)."""
+    return NESTED if dataset == "synthetic" and data_seed is None else SHARED
 
 
 def gates_for(res: pd.DataFrame, control: str) -> tuple:
@@ -121,16 +132,17 @@ def control_soundness(res: pd.DataFrame, name: str) -> Gate | None:
 def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
            teacher: str = "sasrec", control: str = "untrained",
            delta: dict | None = None, popular: pd.DataFrame | None = None,
-           dataset: str = "MovieLens-100k") -> list[Claim]:
+           dataset: str = "MovieLens-100k", users: str | None = None) -> list[Claim]:
     """The claims table: direction claims on test ``METRIC`` with the study's δ (``delta``,
     the ``delta`` param), the source's sizes as separate size claims (not testable: our
     setting is not the source's), this teacher's Fisher profile (descriptive, judged only
     when the teacher beats the popularity ranking ``popular``, :func:`popularity_table`), and
-    the speed and size rows (descriptive: set by the chosen model sizes)."""
+    the speed and size rows (descriptive: set by the chosen model sizes). ``users``
+    (:func:`users_design`) says in each note what the interval over seeds covers."""
     name = control_name(control)
     teach, ctrl = gates_for(res, name)
     both = [g for g in (teach, ctrl) if g is not None]
-    dk = Deltas(delta).kwargs(METRIC)
+    dk = {**Deltas(delta).kwargs(METRIC), "users": users}  # users: users_design
     differs = _differs(teacher, len([c for c in fishers.columns if c.startswith("layer")]),
                        dataset)
     source = "NDCG@5 0.779 vs 0.721 (hard-coded in the source's code)"

@@ -73,6 +73,7 @@ from .fisher_claims import (  # noqa: F401  (the study's public names, in one pl
     popularity_gate,
     setting_table,
     teacher_teaches,
+    users_design,
 )
 from .fisher_jobs import (  # noqa: F401
     ALONE,

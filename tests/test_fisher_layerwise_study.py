@@ -344,7 +344,8 @@ def test_every_kd_arm_trains_at_the_student_alones_chosen_dropout(monkeypatch):
     res = t["results"]
     alone = res.loc[(res["model"] == fl.ALONE) & (res["seed"] == 0), "dropout"].iloc[0]
     kd = res[~res["model"].isin(["teacher", fl.ALONE])]
-    assert len(kd) == 6 and set(kd["dropout"]) == {alone}
+    # 2 seeds × (uniform, fisher, the control, the control at uniform's γ)
+    assert len(kd) == 8 and set(kd["dropout"]) == {alone}
     # every student built for a KD arm had that dropout (the student alone built both values)
     student = [d for dim, d in built if dim == p["student_dim"]]
     assert set(student) <= {0.0, 0.1} and 0.2 not in student
@@ -415,3 +416,62 @@ def test_the_interval_covers_users_only_where_each_seed_draws_its_own():
     assert users_design("synthetic", 7) == "shared"
     assert users_design("ml-100k", None) == "shared"
     assert users_design("file", None) == "shared"
+
+
+def test_both_regimes_share_the_teachers_and_tune_on_a_seed_no_claim_uses(monkeypatch):
+    """Issue 39.3: labelled shares {0.5, 1.0}, tuned on seed 9 only: every grid ran on seed 9,
+    no result row reads it; both regimes use the same teachers; each regime's claims end with
+    its share, the teacher's descriptive rows appear once, and the interaction is claimed."""
+    from kdkit.claims import finalize
+    from kdkit.jobs import Runner
+
+    fl, p = _tiny(monkeypatch, max_epochs=1, labelled_fractions=[0.5, 1.0], tune_seed=9,
+                  data_seed=None)
+    fl.check_params(p)
+    t = fl.run(p, Runner(progress=False), progress=None)
+    res, trials = t["results"], t["trials"]
+    assert sorted(res["regime"].unique()) == [0.5, 1.0]
+    assert 9 not in set(res["seed"]) and set(trials["seed"]) == {9}
+    teach = res[res["model"] == "teacher"].set_index(["regime", "seed"])[fl.METRIC]
+    assert teach.loc[0.5].tolist() == teach.loc[1.0].tolist()
+    alone = res[res["model"] == fl.ALONE].set_index(["regime", "seed"])[fl.METRIC]
+    assert alone.loc[0.5].tolist() != alone.loc[1.0].tolist()   # the share reaches the students
+    rows = finalize(fl.regime_claims(res, t["fishers"], t["sizes"], delta={
+        fl.METRIC: {"value": 0.01, "why": "test"}}, users="nested"), power=False)
+    ids = [c.id for c in rows]
+    assert {"fisher>uniform@0.5", "fisher>uniform@1", "kd>control:same-γ@0.5",
+            "fisher-uniform:regime"} <= set(ids)
+    assert ids.count("upper>lower") == 1 and "upper>lower@0.5" not in ids
+    assert len(ids) == len(set(ids))
+
+
+def test_a_tuning_seed_among_the_verdict_seeds_and_bad_shares_are_refused(monkeypatch):
+    fl, p = _tiny(monkeypatch)
+    with pytest.raises(ValueError, match="tune_seed 1 is also a verdict seed"):
+        fl.check_params({**p, "tune_seed": 1})
+    with pytest.raises(ValueError, match="labelled_fractions"):
+        fl.check_params({**p, "labelled_fractions": [0.2, 1.5]})
+    with pytest.raises(ValueError, match="labelled_fractions"):
+        fl.check_params({**p, "labelled_fractions": [0.2, 0.2]})
+
+
+@pytest.mark.parametrize("extend, grid", [(0, [0.0, 0.1]), (1, [0.0, 0.1, 0.2])])
+def test_the_teachers_grid_grows_off_the_edge_its_choice_sits_on(monkeypatch, extend, grid):
+    """Validation rises with dropout here, so the choice sits on the grid's top edge: with
+    extend_edges 1 the teacher's grid grows one step (0.1) beyond it, by the rule every arm's
+    grid follows (kdkit.tuning.off_edge); with 0 it does not."""
+    from kdkit.jobs import Runner
+    from kdkit.studies import fisher_jobs
+
+    fl, p = _tiny(monkeypatch, max_epochs=1, extend_edges=extend)
+    real = fisher_jobs.rank_metrics
+
+    def by_dropout(model, *a, name="", **k):
+        out = real(model, *a, name=name, **k)
+        if name.startswith("SASRec teacher") and "dropout" in name:
+            out[fl.METRIC] = float(name.rsplit("dropout ", 1)[1])
+        return out
+    monkeypatch.setattr(fisher_jobs, "rank_metrics", by_dropout)
+    t = fl.run(p, Runner(progress=False), progress=None)
+    tried = t["trials"].loc[t["trials"]["model"] == "teacher", "dropout"].tolist()
+    assert tried == grid

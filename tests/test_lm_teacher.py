@@ -97,8 +97,9 @@ def test_study_runs_with_the_minilm_teacher(monkeypatch):
     p = _tiny_params(teacher="minilm", seeds=[0, 1], control="shuffled")
     fl.check_params(p)
     t = fl.run(p, Runner(progress=False), progress=None)
+    ctrl = fl.control_name("shuffled")
     assert set(t["results"]["model"]) == {"teacher", "student (no KD)", "uniform", "fisher",
-                                         fl.control_name("shuffled")}
+                                         ctrl, ctrl + fl.SAME_GAMMA}
     assert list(t["fishers"].columns) == ["seed"] + [f"layer {i}" for i in range(1, 7)]
     # parity on the first seed: the teacher's head dropout too
     assert t["trials"].groupby("model").size().tolist() == [2, 2, 2, 2, 2]

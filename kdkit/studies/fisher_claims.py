@@ -15,7 +15,7 @@ import pandas as pd
 from ..claims import Claim, Deltas, Gate, paired_claim, size_claim, teacher_gate
 from ..stats import paired_test
 from ..user_bootstrap import NESTED, SHARED
-from .fisher_jobs import ALONE, ENDED, METRIC, control_name
+from .fisher_jobs import ALONE, ENDED, METRIC, SAME_GAMMA, control_name
 
 SOURCE_GAIN = 0.779 / 0.721 - 1  # the source's NDCG@5 of Fisher over uniform weights (+8 %)
 SOURCE_UPPER = 50.0  # "upper layers weighted up to 50x": its depth formula's clip range [0.1, 5]
@@ -168,6 +168,8 @@ def claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame,
         _paired(res, "teacher", ALONE, "The teacher beats the student alone (test NDCG@5)",
                 "implied: the teacher is what is compressed", key="teacher>alone", **dk),
         _control_claim(res, name, teach, dk),
+        _control_claim(res, name + SAME_GAMMA, teach, dk, key="kd>control:same-γ",
+                       also=" (the control at uniform's chosen γ, not its own)"),
     ]
     out += _fisher_claims(fishers, teacher, popularity_gate(res, popular))
     t, s = sizes.set_index("model").loc["teacher"], sizes.set_index("model").loc["student"]
@@ -238,8 +240,8 @@ def _fisher_claims(fishers: pd.DataFrame, teacher: str, gate: Gate) -> list[Clai
     return [c, size]
 
 
-def _control_claim(res: pd.DataFrame, name: str, teach, dk: dict | None = None
-                   ) -> Claim | None:
+def _control_claim(res: pd.DataFrame, name: str, teach, dk: dict | None = None, *,
+                   key: str = "kd>control", also: str = "") -> Claim | None:
     """Real teacher vs the control. The control isolates the teacher's information only if it
     does not itself hurt the student: when it is significantly below the student alone on the
     held-out gate half of validation, the claim is not judged."""
@@ -248,8 +250,8 @@ def _control_claim(res: pd.DataFrame, name: str, teach, dk: dict | None = None
     if sound is not None:
         gates.append(sound)
     return _paired(res, "uniform", name,
-                   "The gain comes from the teacher's knowledge, not from the extra loss term",
-                   note=f"control: {name}", gates=gates, key="kd>control", **(dk or {}))
+                   "The gain comes from the teacher's knowledge, not from the extra loss term"
+                   + also, note=f"control: {name}", gates=gates, key=key, **(dk or {}))
 
 
 def metrics_tree(res: pd.DataFrame, fishers: pd.DataFrame, betas: pd.DataFrame,
@@ -282,3 +284,70 @@ def headline(res: pd.DataFrame, teacher: str, popular: pd.DataFrame | None = Non
         parts.append(f"most popular items "
                      f"{popular.loc[popular['split'] == 'test', METRIC].mean():.4f}")
     return f"test {METRIC}, {teacher} teacher: " + "; ".join(parts) + "."
+
+
+def regimes(res: pd.DataFrame) -> list:
+    """The labelled shares of a run with several regimes (its ``regime`` column), else [None]."""
+    return sorted(res["regime"].unique()) if "regime" in res else [None]
+
+
+def in_regime(frame: pd.DataFrame, regime) -> pd.DataFrame:
+    """``frame``'s rows of one regime (all of it for a run of one regime)."""
+    return frame if regime is None else frame[frame["regime"] == regime].drop(columns="regime")
+
+
+def regime_tag(regime) -> str:
+    return "" if regime is None else f" [students' labels: {regime:.0%} of the users]"
+
+
+def regime_claims(res: pd.DataFrame, fishers: pd.DataFrame, sizes: pd.DataFrame, *,
+                  delta: dict | None = None, users: str | None = None, **kw) -> list[Claim]:
+    """The claims of every regime (:func:`claims`; with several, each id ends ``@share`` —
+    ``fisher>uniform@0.2`` — and the teacher's and the sizes' descriptive rows appear once),
+    and with two regimes the interaction: is Fisher's gain over uniform weights the same in
+    both (an equivalence claim within ±δ: "no interaction"), paired over seeds?"""
+    shares = regimes(res)
+    if shares == [None]:
+        return claims(res, fishers, sizes, delta=delta, users=users, **kw)
+    out, gates = [], []
+    for i, f in enumerate(shares):
+        part = in_regime(res, f)
+        gates += [g for g in gates_for(part, control_name(kw.get("control", "untrained")))[:1]
+                  if g is not None]
+        for c in claims(part, fishers, sizes, delta=delta, users=users, **kw):
+            if c.family == "descriptive":
+                if i == 0:
+                    out.append(c)
+                continue
+            out.append(replace(c, id=f"{c.id}@{f:g}", claim=c.claim + regime_tag(f)))
+    if len(shares) == 2:
+        a, b = (_pivot(in_regime(res, f)) for f in shares)
+        if {"fisher", "uniform"} <= set(a) & set(b):
+            out.append(paired_claim(
+                a["fisher"] - a["uniform"], b["fisher"] - b["uniform"], "=",
+                f"Fisher weights' gain over uniform ones is the same whether the students learn "
+                f"the next items of {shares[0]:.0%} or {shares[1]:.0%} of the users (test "
+                f"{METRIC})", "the source reports one regime", "the interaction: the "
+                "difference of (fisher − uniform) between the regimes, paired over seeds",
+                key="fisher-uniform:regime", gates=gates, users=users,
+                **Deltas(delta).kwargs(METRIC)))
+    return out
+
+
+def regime_headline(res: pd.DataFrame, teacher: str, popular=None) -> str:
+    return " ".join(headline(in_regime(res, f), teacher, popular).rstrip(".") + regime_tag(f)
+                    + "." for f in regimes(res))
+
+
+def regime_metrics(res: pd.DataFrame, *args, **kw) -> dict:
+    """:func:`metrics_tree` of each regime (every table argument cut to its rows)."""
+    shares = regimes(res)
+    if shares == [None]:
+        return metrics_tree(res, *args, **kw)
+
+    def cut(x, f):
+        return in_regime(x, f) if isinstance(x, pd.DataFrame) and "regime" in x else x
+    return {f"labelled {f:g}": metrics_tree(in_regime(res, f), *(cut(a, f) for a in args),
+                                            **{k: cut(v, f) for k, v in kw.items()})
+            for f in shares}
+

@@ -43,6 +43,18 @@ def control_name(control: str) -> str:
     return f"uniform, {control} teacher"
 
 
+SAME_GAMMA = " at uniform's γ"  # the control trained at the real teacher's chosen γ
+
+
+def base_arm(arm: str) -> str:
+    """The arm whose targets and weights ``arm`` uses (the control at uniform's γ is the
+    control)."""
+    return arm.removesuffix(SAME_GAMMA)
+
+
+LIMITS = {"gamma": (1e-4, 100.0), "dropout": (0.0, 0.6)}  # where a grid may grow off its edge
+
+
 
 @lru_cache(maxsize=8)
 def load(ml100k_path=None, seed: int = 0) -> SequenceData:
@@ -254,6 +266,7 @@ def states_for(p: dict, seed: int, teacher, arm: str) -> TeacherStates:
     data = data_for(p, seed)
     rows = torch.as_tensor(data.windows(p["max_len"]))
     mapped = set(layer_map(p["student_layers"], p["teacher_layers"]))
+    arm = base_arm(arm)
     if isinstance(teacher, TeacherStates):  # a MiniLM teacher's precomputed states
         states = teacher
     else:
@@ -278,6 +291,7 @@ def arm_job(p: dict, seed: int, arm: str, teacher=None, fisher=None, gammas=None
         {"dropout": dropouts or p["student_dropouts"]}
     states = states_for(p, seed, teacher, arm) if kd_arm else None
     scheme = "uniform" if arm.startswith("uniform,") else arm
+    # the labelled share of the users comes with the job (both regimes share the teacher)
 
     kd_dropout = p["dropout"] if dropout is None else dropout
 
@@ -303,7 +317,8 @@ def arm_job(p: dict, seed: int, arm: str, teacher=None, fisher=None, gammas=None
         test = data_for(p, seed).evaluation("test", p["max_len"])
         return rank_metrics(model, *test, name=f"{arm} student")
 
-    t = tune(arm, seed, grid, fit, score_test, keep_model=True)
+    t = tune(arm, seed, grid, fit, score_test, keep_model=True,
+             extend_edges=p.get("extend_edges", 0), limits=LIMITS)
     chosen = next(tr for tr in t.trials if tr["config"] == t.chosen)
     data = data_for(p, seed)
     valid, test, gate = (data.evaluation(split, p["max_len"])
@@ -316,6 +331,7 @@ def arm_job(p: dict, seed: int, arm: str, teacher=None, fisher=None, gammas=None
            "trials": [{"seed": seed, "model": arm, **tr["config"],
                        f"validation {METRIC}": tr["valid"], "epochs": tr.get("epochs"),
                        "ran": tr.get("ran"), ENDED: tr.get(ENDED, False),
+                       "extension": tr.get("extension", 0), "edge": tr.get("edge", False),
                        "chosen": tr["config"] == t.chosen} for tr in t.trials],
            "weights": None if not kd_arm else np.round(
                layer_weights(scheme, L_S, fisher=fisher, beta=p["beta"]), 3).tolist()}

@@ -57,7 +57,7 @@ from ..distill.layerwise import layer_map
 from ..jobs import Job, job_params
 from ..params import require, require_data
 from ..recsys.sasrec import LOSSES
-from ..tuning import check_parity
+from ..tuning import check_parity, off_edge
 from .fisher_claims import (  # noqa: F401  (the study's public names, in one place)
     MIN_GAP,
     MIN_RATIO,
@@ -69,8 +69,14 @@ from .fisher_claims import (  # noqa: F401  (the study's public names, in one pl
     control_soundness,
     gates_for,
     headline,
+    in_regime,
     metrics_tree,
     popularity_gate,
+    regime_claims,
+    regime_headline,
+    regime_metrics,
+    regime_tag,
+    regimes,
     setting_table,
     teacher_teaches,
     users_design,
@@ -80,10 +86,13 @@ from .fisher_jobs import (  # noqa: F401
     CONTROLS,
     DATASETS,
     DEFAULT_LOSS,
+    LIMITS,
     METRIC,
+    SAME_GAMMA,
     SYNTHETIC,
     TEACHERS,
     arm_job,
+    base_arm,
     choose,
     control_name,
     control_teacher,
@@ -139,6 +148,15 @@ def check_params(p: dict) -> None:
     require(0 <= p["min_epochs"] <= p["max_epochs"], "min_epochs must lie in [0, max_epochs]")
     require(0 < p.get("labelled_fraction", 1.0) <= 1,
             f"labelled_fraction must lie in (0, 1], got {p.get('labelled_fraction')}")
+    shares = p.get("labelled_fractions") or []
+    require(all(isinstance(f, (int, float)) and 0 < f <= 1 for f in shares)
+            and len(set(shares)) == len(shares),
+            f"labelled_fractions must list distinct shares in (0, 1], got {shares}")
+    tune_seed = p.get("tune_seed")
+    require(tune_seed is None or tune_seed not in p["seeds"],
+            f"tune_seed {tune_seed} is also a verdict seed: the tuning seed must not be one "
+            "(or leave tune_seed empty to tune on the first seed)")
+    require(p.get("extend_edges", 0) >= 0, "extend_edges must be ≥ 0")
     for k in ("max_epochs", "eval_every", "patience", "teacher_layers", "student_layers",
               "teacher_dim", "student_dim", "heads", "max_len", "batch_size", "fisher_samples",
               "lm_window", "lm_epochs", "workers", "threads"):
@@ -168,13 +186,67 @@ def check_params(p: dict) -> None:
 
 
 def run(p: dict, runner, progress=print) -> dict:
-    """The teacher's dropout grid on the first seed, then the other seeds' teachers at the
-    chosen dropout and every arm's grid on the first seed (γ, or the student alone's dropout),
-    chosen on validation (the select half); the chosen values are then used on every other seed
-    (module docstring). Returns a dict of tables: results, trials, fishers, curves, betas,
-    weights, sizes, popularity."""
+    """The teachers, then every arm of each regime (``labelled_fractions``: the students'
+    labelled share of the users; one regime, ``labelled_fraction``, by default). Grids run on
+    the tuning seed — ``tune_seed``, never a verdict seed, or else the first seed — and the
+    chosen values on every verdict seed (module docstring); with ``extend_edges`` a choice on
+    a grid's edge grows the grid off it, by one rule for every arm. Returns a dict of tables:
+    results, trials, fishers, curves, betas, weights, sizes, popularity, schedule; with
+    several regimes every table of students has a ``regime`` column."""
     say = progress or (lambda msg: None)
+    fractions = p.get("labelled_fractions") or [p.get("labelled_fraction", 1.0)]
+    teachers = _teachers(p, runner, say)
+    parts = [_regime({**p, "labelled_fraction": f}, runner, say, *teachers)
+             for f in fractions]
+    if len(parts) == 1:
+        return parts[0]
+    out = dict(parts[0])
+    for key in ("results", "trials", "curves", "betas", "weights", "schedule"):
+        out[key] = pd.concat([t[key].assign(regime=f) for f, t in zip(fractions, parts)],
+                             ignore_index=True)
+    return out
+
+
+def _teachers(p: dict, runner, say) -> tuple:
+    """(the tuning seed's teacher, every verdict seed's teacher, the teacher's grid): its
+    dropout grid on the tuning seed, grown off an edge under ``extend_edges``; the teachers
+    do not depend on the students' labelled share, so both regimes share them."""
+    seeds, tune_seed = p["seeds"], p.get("tune_seed")
+    s0 = seeds[0] if tune_seed is None else tune_seed
+    tp = job_params({k: v for k, v in p.items() if k != "labelled_fraction"})
+    if p["teacher"] == "minilm":
+        teachers, t_trials = minilm_teachers(p, [s0, *seeds] if tune_seed is not None
+                                             else seeds, say)
+        return teachers[0], teachers[1:] if tune_seed is not None else teachers, t_trials
+    grid, t_trials = list(p["student_dropouts"]), []
+    todo = grid
+    for _ in range(p.get("extend_edges", 0) + 1):
+        t_trials += runner.run([Job(teacher_trial, (tp, s0, d), name=f"teacher seed {s0}, "
+                                    f"dropout {d}") for d in todo],
+                               f"the teacher's grid on seed {s0}")
+        chosen = t_trials[choose(t_trials)]["dropout"]
+        grown = off_edge({"dropout": grid}, {"dropout": chosen}, LIMITS)
+        if grown is None:
+            break
+        todo = [d for d in grown["dropout"] if d not in grid]
+        grid = grown["dropout"]
+    k = choose(t_trials)
+    d = t_trials[k]["dropout"]
+    say(f"teacher dropout chosen on validation: {d}")
+    tuned = teacher_finish(tp, t_trials[k])
+    rest = [s for s in seeds if s != s0]
+    others = runner.run([Job(teacher_job, (tp, s, d), name=f"teacher seed {s}") for s in rest],
+                        "the other teachers")
+    by_seed = {s0: tuned, **{t["seed"]: t for t in others}}
+    return tuned, [by_seed[s] for s in seeds], t_trials
+
+
+def _regime(p: dict, runner, say, tuned_teacher, teachers, t_trials) -> dict:
+    """Every arm at one labelled share (``p["labelled_fraction"]``): the grids on the tuning
+    seed's teacher, the chosen values on every verdict seed; the control also at uniform's
+    chosen γ (is it still sound where the real teacher's KD is tuned?)."""
     seeds, L_S = p["seeds"], p["student_layers"]
+    tune_seed = p.get("tune_seed")
     p = job_params(p)  # the jobs' argument: a later look's seeds leave their keys unchanged
     control = control_name(p["control"])
     arms = [ALONE, *p["schemes"], control]
@@ -184,7 +256,7 @@ def run(p: dict, runner, progress=print) -> dict:
 
     def job(t, arm, grid=None, betas=(), dropout=None):
         src = t.get("states") or t.get("model")
-        if arm == control and "control_states" in t:
+        if base_arm(arm) == control and "control_states" in t:
             src = t["control_states"]
         f_s = t["fisher"][layer_map(L_S, len(t["fisher"]))]
         kw = {"teacher": src, "fisher": f_s, "betas": betas}
@@ -194,40 +266,29 @@ def run(p: dict, runner, progress=print) -> dict:
             kw["dropout"] = dropout
         return Job(arm_job, (p, t["seed"], arm), kw, name=f"{arm} seed {t['seed']}")
 
-    def kd_grid_jobs(first, dropout):
-        return [job(first, arm, betas=p["betas"] if arm == "fisher_semantic" else (),
-                    dropout=dropout) for arm in arms[1:]]
-
+    s0 = tuned_teacher["seed"]
+    share = p.get("labelled_fraction", 1.0)
     # the student alone's dropout grid first: every KD arm trains at its choice
-    s0 = seeds[0]
-    if p["teacher"] == "minilm":
-        teachers, t_trials = minilm_teachers(p, seeds, progress)
-        say(f"teacher dropout chosen on validation: {teachers[0]['dropout']}")
-        alone = runner.run([job(teachers[0], ALONE)], f"the student alone's grid on seed {s0}")
-    else:
-        t_trials = runner.run([Job(teacher_trial, (p, s0, d), name=f"teacher seed {s0}, "
-                                   f"dropout {d}") for d in p["student_dropouts"]],
-                              f"the teacher's grid on seed {s0}")
-        k = choose(t_trials)
-        d = t_trials[k]["dropout"]
-        say(f"teacher dropout chosen on validation: {d}")
-        first = teacher_finish(p, t_trials[k])
-        both = runner.run([Job(teacher_job, (p, s, d), name=f"teacher seed {s}")
-                           for s in seeds[1:]] + [job(first, ALONE)],
-                          f"the other teachers and the student alone's grid on seed {s0}")
-        teachers, alone = [first, *both[:len(seeds) - 1]], both[len(seeds) - 1:]
-    say("teachers, test " + METRIC + ": " + ", ".join(f"seed {t['seed']} {t['test'][METRIC]:.4f}"
-                                                      for t in teachers))
+    alone = runner.run([job(tuned_teacher, ALONE)],
+                       f"the student alone's grid on seed {s0} (labelled {share:g})")
     student_dropout = alone[0]["dropout"]
     say(f"student dropout chosen on validation: {student_dropout} (every KD arm's)")
-    tuned = alone + runner.run(kd_grid_jobs(teachers[0], student_dropout),
-                               f"every KD arm's γ grid on seed {s0}")
+    tuned = alone + runner.run(
+        [job(tuned_teacher, arm, betas=p["betas"] if arm == "fisher_semantic" else (),
+             dropout=student_dropout) for arm in arms[1:]],
+        f"every KD arm's γ grid on seed {s0} (labelled {share:g})")
     chosen = {r["model"]: [r["gamma"]] if r["model"] != ALONE else [r["dropout"]]
               for r in tuned}
     say("chosen on validation: " + ", ".join(f"{k} {v[0]}" for k, v in chosen.items()))
-    done = tuned + runner.run([job(t, arm, chosen[arm], dropout=student_dropout)
-                               for t in teachers[1:] for arm in arms],
-                              "every arm on the other seeds")
+    same = control + SAME_GAMMA
+    chosen[same] = chosen["uniform"]
+    # the verdict seeds (the tuning seed's grids count only where it is also one of them)
+    rest = [(t, arm) for t in teachers for arm in [*arms, same]
+            if not (tune_seed is None and t["seed"] == s0 and arm != same)]
+    done = runner.run([job(t, arm, chosen[arm], dropout=student_dropout) for t, arm in rest],
+                      f"every arm on the verdict seeds (labelled {share:g})")
+    if tune_seed is None:
+        done = tuned + done
     results = [{"seed": r["seed"], "model": model, "gamma": r.get("gamma"),
                 "dropout": r.get("dropout"), "epochs": r["epochs"], "ran": r["ran"],
                 ENDED: r[ENDED], "valid " + METRIC: r["valid"][METRIC],
@@ -245,7 +306,7 @@ def run(p: dict, runner, progress=print) -> dict:
     trials += [tr for r in tuned for tr in r["trials"]]
     student_size = next(r["size"] for r in done if "size" in r)
     results, trials = pd.DataFrame(results), pd.DataFrame(trials)
-    # every training run: the first seed's grids, then one run per model on the other seeds
+    # every training run: the tuning seed's grids, then one run per model on the other seeds
     runs = pd.concat([trials, results[results["seed"] != s0]], ignore_index=True)
     return {
         "results": results,

@@ -443,6 +443,11 @@ def test_both_regimes_share_the_teachers_and_tune_on_a_seed_no_claim_uses(monkey
             "fisher-uniform:regime"} <= set(ids)
     assert ids.count("upper>lower") == 1 and "upper>lower@0.5" not in ids
     assert len(ids) == len(set(ids))
+    # what claim_ids promises (the runner checks declared primaries against it) is what ran
+    assert {c.id for c in rows if c.family != "descriptive"} == set(fl.claim_ids(p))
+    assert set(fl.claim_ids({**p, "labelled_fractions": None})) == {
+        "fisher>uniform", "fisher>uniform:+8%", "kd>alone", "teacher>alone", "kd>control",
+        "kd>control:same-γ"}
 
 
 def test_a_tuning_seed_among_the_verdict_seeds_and_bad_shares_are_refused(monkeypatch):

@@ -351,3 +351,22 @@ def regime_metrics(res: pd.DataFrame, *args, **kw) -> dict:
                                             **{k: cut(v, f) for k, v in kw.items()})
             for f in shares}
 
+
+def claim_ids(p: dict) -> list[str]:
+    """The ids of the tested claims these params produce (``kdkit run`` refuses a declared
+    primary outside them before a kernel starts): :func:`claims`' comparisons of the arms the
+    schemes train, each ending ``@share`` with several regimes, and their interaction."""
+    schemes = set(p["schemes"])
+    pairs = [("fisher>uniform", "fisher"), ("fisher>uniform:+8%", "fisher"),
+             ("fisher>linear", {"fisher", "linear"}), ("fisher>exponential",
+                                                       {"fisher", "exponential"}),
+             ("heuristic>uniform", "seed_heuristic"), ("semantic>fisher",
+                                                       {"fisher_semantic", "fisher"})]
+    ids = [i for i, need in pairs if ({need} if isinstance(need, str) else need) <= schemes]
+    ids += ["kd>alone", "teacher>alone", "kd>control", "kd>control:same-γ"]
+    shares = p.get("labelled_fractions") or []
+    if len(shares) < 2:
+        return ids
+    out = [f"{i}@{f:g}" for f in sorted(shares) for i in ids]
+    return out + (["fisher-uniform:regime"] if len(shares) == 2 and "fisher" in schemes else [])
+

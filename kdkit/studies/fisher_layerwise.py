@@ -65,6 +65,7 @@ from .fisher_claims import (  # noqa: F401  (the study's public names, in one pl
     SOURCE_UPPER,
     _control_claim,
     _fisher_claims,
+    claim_ids,
     claims,
     control_soundness,
     gates_for,

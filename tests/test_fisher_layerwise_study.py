@@ -480,3 +480,32 @@ def test_the_teachers_grid_grows_off_the_edge_its_choice_sits_on(monkeypatch, ex
     t = fl.run(p, Runner(progress=False), progress=None)
     tried = t["trials"].loc[t["trials"]["model"] == "teacher", "dropout"].tolist()
     assert tried == grid
+
+
+def test_regimes_run_their_stages_together_and_each_gets_its_own_results():
+    # kdkit issue 34: the two regimes' stages share one batch (the student alone's grid is one
+    # job a regime: one after the other, a worker idled), and each regime must still receive
+    # exactly its own jobs' results, also when one regime has fewer stages than the other.
+    from kdkit.studies.fisher_layerwise import _in_step
+
+    class Recorder:
+        batches = []
+
+        def run(self, jobs, desc):
+            self.batches.append((list(jobs), desc))
+            return [j.upper() for j in jobs]
+
+    def regime(name, stages):
+        got = []
+        for k in range(stages):
+            got.append((yield [f"{name}{k}-{i}" for i in range(k + 1)], f"stage {k}"))
+        return name, got
+
+    runner = Recorder()
+    out = _in_step(runner, [regime("a", 2), regime("b", 3)])
+    assert out == [("a", [["A0-0"], ["A1-0", "A1-1"]]),
+                   ("b", [["B0-0"], ["B1-0", "B1-1"], ["B2-0", "B2-1", "B2-2"]])]
+    assert [b for b, _ in runner.batches] == [["a0-0", "b0-0"], ["a1-0", "a1-1", "b1-0", "b1-1"],
+                                             ["b2-0", "b2-1", "b2-2"]]
+    assert [d for _, d in runner.batches] == ["stage 0 (2 regimes)", "stage 1 (2 regimes)",
+                                             "stage 2"]

@@ -187,18 +187,17 @@ def check_params(p: dict) -> None:
 
 
 def run(p: dict, runner, progress=print) -> dict:
-    """The teachers, then every arm of each regime (``labelled_fractions``: the students'
-    labelled share of the users; one regime, ``labelled_fraction``, by default). Grids run on
-    the tuning seed — ``tune_seed``, never a verdict seed, or else the first seed — and the
-    chosen values on every verdict seed (module docstring); with ``extend_edges`` a choice on
-    a grid's edge grows the grid off it, by one rule for every arm. Returns a dict of tables:
-    results, trials, fishers, curves, betas, weights, sizes, popularity, schedule; with
-    several regimes every table of students has a ``regime`` column."""
+    """The teachers, then every arm of each regime (``labelled_fractions``, the students'
+    labelled shares; else ``labelled_fraction``), the regimes' stages together. Grids run on
+    ``tune_seed`` (never a verdict seed; else the first seed), the choices on every verdict
+    seed; ``extend_edges`` grows a grid off an edge its choice sits on, one rule for every
+    arm. Returns the tables (results, trials, fishers, curves, betas, weights, sizes,
+    popularity, schedule); with several regimes the students' have a ``regime`` column."""
     say = progress or (lambda msg: None)
     fractions = p.get("labelled_fractions") or [p.get("labelled_fraction", 1.0)]
     teachers = _teachers(p, runner, say)
-    parts = [_regime({**p, "labelled_fraction": f}, runner, say, *teachers)
-             for f in fractions]
+    parts = _in_step(runner, [_regime({**p, "labelled_fraction": f}, say, *teachers)
+                              for f in fractions])
     if len(parts) == 1:
         return parts[0]
     out = dict(parts[0])
@@ -242,12 +241,33 @@ def _teachers(p: dict, runner, say) -> tuple:
     return tuned, [by_seed[s] for s in seeds], t_trials
 
 
-def _regime(p: dict, runner, say, tuned_teacher, teachers, t_trials) -> dict:
+def _in_step(runner, gens: list) -> list:
+    """Each regime's tables, its stages run together: a regime (:func:`_regime`) yields
+    ``(jobs, desc)`` and receives their results; one batch holds that stage of every regime,
+    so the workers stay busy where a regime has one job (the student alone's grid)."""
+    out, stages, live = [None] * len(gens), [next(g) for g in gens], [*range(len(gens))]
+    while live:
+        batch = [job for i in live for job in stages[i][0]]
+        desc = "; ".join(dict.fromkeys(stages[i][1] for i in live))
+        desc += f" ({len(live)} regimes)" if len(live) > 1 else ""
+        results, at = runner.run(batch, desc), 0
+        for i in list(live):
+            n = len(stages[i][0])
+            try:
+                stages[i] = gens[i].send(results[at:at + n])
+            except StopIteration as done:
+                out[i] = done.value
+                live.remove(i)
+            at += n
+    return out
+
+
+def _regime(p: dict, say, tuned_teacher, teachers, t_trials):
     """Every arm at one labelled share (``p["labelled_fraction"]``): the grids on the tuning
     seed's teacher, the chosen values on every verdict seed; the control also at uniform's
-    chosen γ (is it still sound where the real teacher's KD is tuned?)."""
-    seeds, L_S = p["seeds"], p["student_layers"]
-    tune_seed = p.get("tune_seed")
+    chosen γ (is it still sound where the real teacher's KD is tuned?). A generator of its
+    three stages' ``(jobs, desc)`` (:func:`_in_step` runs them), returning its tables."""
+    seeds, L_S, tune_seed = p["seeds"], p["student_layers"], p.get("tune_seed")
     p = job_params(p)  # the jobs' argument: a later look's seeds leave their keys unchanged
     control = control_name(p["control"])
     arms = [ALONE, *p["schemes"], control]
@@ -267,27 +287,26 @@ def _regime(p: dict, runner, say, tuned_teacher, teachers, t_trials) -> dict:
             kw["dropout"] = dropout
         return Job(arm_job, (p, t["seed"], arm), kw, name=f"{arm} seed {t['seed']}")
 
-    s0 = tuned_teacher["seed"]
-    share = p.get("labelled_fraction", 1.0)
+    s0, share = tuned_teacher["seed"], p.get("labelled_fraction", 1.0)
     # the student alone's dropout grid first: every KD arm trains at its choice
-    alone = runner.run([job(tuned_teacher, ALONE)],
-                       f"the student alone's grid on seed {s0} (labelled {share:g})")
+    alone = yield [job(tuned_teacher, ALONE)], f"the student alone's grid on seed {s0}"
     student_dropout = alone[0]["dropout"]
-    say(f"student dropout chosen on validation: {student_dropout} (every KD arm's)")
-    tuned = alone + runner.run(
+    say(f"labelled {share:g}: student dropout chosen on validation {student_dropout} (all arms)")
+    tuned = alone + (yield (
         [job(tuned_teacher, arm, betas=p["betas"] if arm == "fisher_semantic" else (),
              dropout=student_dropout) for arm in arms[1:]],
-        f"every KD arm's γ grid on seed {s0} (labelled {share:g})")
+        f"every KD arm's γ grid on seed {s0}"))
     chosen = {r["model"]: [r["gamma"]] if r["model"] != ALONE else [r["dropout"]]
               for r in tuned}
-    say("chosen on validation: " + ", ".join(f"{k} {v[0]}" for k, v in chosen.items()))
+    say(f"labelled {share:g}: chosen on validation: "
+        + ", ".join(f"{k} {v[0]}" for k, v in chosen.items()))
     same = control + SAME_GAMMA
     chosen[same] = chosen["uniform"]
     # the verdict seeds (the tuning seed's grids count only where it is also one of them)
     rest = [(t, arm) for t in teachers for arm in [*arms, same]
             if not (tune_seed is None and t["seed"] == s0 and arm != same)]
-    done = runner.run([job(t, arm, chosen[arm], dropout=student_dropout) for t, arm in rest],
-                      f"every arm on the verdict seeds (labelled {share:g})")
+    done = yield ([job(t, arm, chosen[arm], dropout=student_dropout) for t, arm in rest],
+                  "every arm on the verdict seeds")
     if tune_seed is None:
         done = tuned + done
     results = [{"seed": r["seed"], "model": model, "gamma": r.get("gamma"),

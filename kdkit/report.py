@@ -114,6 +114,14 @@ class Report:
                           source_url=source_url)
         self._write_page()
 
+    def source_regime(self, report: str, label: str):
+        """Name the report of this project that runs the source's own setting (its data and
+        protocol) — e.g. topology_kd's on the paper's CiteULike split: this page then states
+        that report's answer first (the site reads it from that report's claims, so the two
+        pages cannot disagree), and its own answer second."""
+        self._page["source_regime"] = {"report": report, "label": label}
+        self._write_page()
+
     def headline(self, sentence: str):
         """One sentence that says what this run found (computed from the results)."""
         self._page["headline"] = sentence

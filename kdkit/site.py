@@ -182,6 +182,7 @@ def write_study_page(folder: Path, *, failed: str = "", link_notebook: bool = Tr
 
     counts = Counter(r["verdict"] for r in claims)
     context = dict(name=folder.name, run_name=run.get("report", folder.name), page=page,
+                   source_regime=_source_regime(folder, page),
                    run=_run_summary(run), claims=claims, families=families,
                    forest=forest(claims), answer=answer(claims),
                    counts=[(v, counts[v]) for v in VERDICTS if counts[v]],
@@ -193,6 +194,19 @@ def write_study_page(folder: Path, *, failed: str = "", link_notebook: bool = Tr
                    up="../index.html", css=_css(), claims_md=_claims_md(claims))
     (folder / "index.html").write_text(env.get_template("study.html.j2").render(**context))
     (folder / "README.md").write_text(_md_env().get_template("study.md.j2").render(**context))
+
+
+def _source_regime(folder: Path, page: dict) -> dict | None:
+    """The answer of the report that runs the source's own setting (``page.json``'s
+    ``source_regime``, :meth:`kdkit.report.Report.source_regime`), from its claims; None
+    where none is named or that report has no claims yet."""
+    named = page.get("source_regime") or {}
+    claims = folder.parent / named.get("report", "") / "claims.csv"
+    if not named.get("report") or not claims.exists():
+        return None
+    said = answer(read_claims(claims))
+    return {"name": named["report"], "label": named.get("label", ""), "answer": said} \
+        if said else None
 
 
 def answer(claims: list[dict]) -> str:

@@ -134,3 +134,39 @@ def test_one_large_claim_gets_its_own_panel_so_the_small_ones_stay_readable():
     for p in panels:
         for r in p["rows"]:
             assert r["hi"] - r["lo"] >= 9  # % of the axis: >= ~80 px of a 900 px plot
+
+
+def test_a_page_states_the_source_settings_answer_first_from_that_report(tmp_path):
+    # kdkit issue 36.4: topology_kd's MovieLens page leads with the verdict of the paper's own
+    # regime (topology_kd-citeulike), read from that report's claims so the pages agree
+    import csv
+    import json
+
+    from kdkit.site import write_study_page
+
+    def report(name, rows, page):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "run.json").write_text(json.dumps({"mode": "full", "status": "ok", "study": "t"}))
+        (d / "page.json").write_text(json.dumps(page))
+        with open(d / "claims.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        return d
+
+    report("t-paper", [row(id="h", claim="HTD beats FTD", verdict="supported")], {})
+    here = report("t", [row(id="h", claim="HTD beats FTD", verdict="inconclusive")],
+                  {"source_regime": {"report": "t-paper", "label": "its own split"}})
+    write_study_page(here)
+    md = (here / "README.md").read_text()
+    first = md.index("**In the source's own setting** (its own split: [t-paper](../t-paper/)). "
+                     "Of the source's 1 headline claims — Supported: HTD beats FTD.")
+    assert first < md.index("**Answer here.** Of the source's 1 headline claims — Undecided")
+    assert 'href="../t-paper/index.html"' in (here / "index.html").read_text()
+    # a named report without claims (not run on this machine): the page's own answer only
+    (here / "page.json").write_text(json.dumps({"source_regime": {"report": "gone",
+                                                                  "label": "x"}}))
+    write_study_page(here)
+    md = (here / "README.md").read_text()
+    assert "own setting" not in md and "**Answer.** Of the source's 1" in md

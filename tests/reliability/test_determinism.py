@@ -68,7 +68,9 @@ def test_fisher_layerwise(monkeypatch, seeds):
     from kdkit.studies import fisher_layerwise as fl
     from tests.test_lm_teacher import _tiny_data, _tiny_params
     data = {0: _tiny_data(seed=0), 1: _tiny_data(seed=1)}
-    monkeypatch.setattr(fl, "data_for", lambda p, seed: data[seed % 2])
+    from kdkit.studies import fisher_jobs
+    for module in (fl, fisher_jobs):  # the jobs read the name in their own module
+        monkeypatch.setattr(module, "data_for", lambda p, seed: data[seed % 2])
     p = _tiny_params(seeds=seeds, schemes=["uniform"], logit_weight=0.0)
     a = fl.run(p, Runner(progress=False), progress=None)["results"]
     b = fl.run(p, Runner(progress=False), progress=None)["results"]
